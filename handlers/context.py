@@ -1,0 +1,94 @@
+"""What a handler gets: the actor, the place, the open unit of work and the services."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.chat import Actor, Button, Clock, Message, Outgoing, Place, Rich, Span, Target
+
+
+@dataclass(frozen=True, slots=True)
+class Community:
+    """The community's own settings, as handlers need them (built from the configuration)."""
+
+    name: str = "CDS Souss-Massa"
+    default_language: str = "fr"
+    timezone: str = "Africa/Casablanca"
+    admins: frozenset[str] = frozenset()  # platform identities, e.g. "telegram:123"
+    community_managers: frozenset[str] = frozenset()
+    dialog_timeout: timedelta = timedelta(hours=24)
+    demo: bool = False
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """Everything the core needs, injected by the composition root (bot/app.py)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    community: Community = field(default_factory=Community)
+    clock: Clock = field(default_factory=SystemClock)
+    # Called after a unit of work that queued deliveries has committed (wakes the dispatcher).
+    on_outbox: Callable[[], Awaitable[None] | None] | None = None
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+@dataclass
+class Ctx:
+    """One event being handled: read and write through `session`, answer through `reply`."""
+
+    session: AsyncSession
+    actor: Actor
+    place: Place
+    services: Services
+    replies: list[Outgoing] = field(default_factory=list)
+    queued: int = 0  # deliveries written to the outbox by this event
+
+    @property
+    def community(self) -> Community:
+        return self.services.community
+
+    def now(self) -> datetime:
+        return self.services.now()
+
+    def today(self) -> datetime:
+        return self.now().astimezone(self.community.tz)
+
+    def reply(
+        self,
+        text: Rich | Span | str,
+        buttons: Sequence[Sequence[Button]] = (),
+        *,
+        expects_text: int | None = None,
+        text_label: str = "",
+    ) -> None:
+        """Answer the actor where they are."""
+        self.replies.append(
+            Message(
+                Rich.of(text),
+                tuple(tuple(row) for row in buttons),
+                private=self.place.private,
+                expects_text=expects_text,
+                text_label=text_label,
+            )
+        )
+
+    @property
+    def private_target(self) -> Target:
+        identity = self.actor.identity
+        return Target(identity.platform, identity.user_id, True)

@@ -1,0 +1,63 @@
+"""Writing to someone other than the actor: always through the outbox, in their language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from handlers.chat import Outgoing, Platform, Target
+from handlers.context import Ctx
+from handlers.i18n import negotiate, use_language
+from handlers.serial import dump
+from store import members, outbox
+from store.models import Chat, Member
+
+
+async def language_of(ctx: Ctx, member_id: int) -> str:
+    member = await ctx.session.get(Member, member_id)
+    if member is not None and member.locale:
+        return member.locale
+    identity = await members.preferred_identity(ctx.session, member_id)
+    code = negotiate(identity.language_code) if identity is not None else None
+    return code or ctx.community.default_language
+
+
+async def to_member(ctx: Ctx, member_id: int, purpose: str, build: Callable[[], Outgoing]) -> bool:
+    """Queue a private message to a member, built in their language; False if unreachable
+    (no identity at all). `purpose` makes it idempotent: the same purpose is sent once."""
+    identity = await members.preferred_identity(ctx.session, member_id)
+    if identity is None:
+        return False
+    with use_language(await language_of(ctx, member_id)):
+        message = build()
+    target = Target(Platform(identity.platform), identity.external_id, True)
+    queued = await outbox.enqueue(
+        ctx.session,
+        purpose=purpose,
+        target=target.key,
+        platform=identity.platform,
+        payload=dump(message),
+        member_id=member_id,
+        now=ctx.now(),
+    )
+    if queued is not None:
+        ctx.queued += 1
+    return True
+
+
+async def to_chat(ctx: Ctx, chat: Chat, purpose: str, build: Callable[[], Outgoing]) -> int | None:
+    """Queue a message to a registered group or channel, in the community's language.
+    Returns the delivery id, or None when this purpose was already queued there."""
+    with use_language(ctx.community.default_language):
+        message = build()
+    target = Target(Platform(chat.platform), chat.external_id, False)
+    queued = await outbox.enqueue(
+        ctx.session,
+        purpose=purpose,
+        target=target.key,
+        platform=chat.platform,
+        payload=dump(message),
+        now=ctx.now(),
+    )
+    if queued is not None:
+        ctx.queued += 1
+    return queued
