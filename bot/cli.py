@@ -16,7 +16,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.config import ConfigError, DatabaseSettings, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,9 @@ DbOption = Annotated[
 ]
 
 # Kept at WARNING: httpx logs every request URL at INFO, and a Telegram Bot API URL contains
-# the bot token; Alembic lists its plugins at INFO on every command.
-QUIET_LOGGERS = ("httpx", "httpcore", "alembic.runtime.plugins")
+# the bot token; Alembic narrates every migration step at INFO.
+QUIET_LOGGERS = ("httpx", "httpcore", "alembic")
+DEMO_DATABASE = "sqlite+aiosqlite:///cds-demo.db"
 
 
 def configure_logging(level: int | str = logging.INFO) -> None:
@@ -159,15 +160,11 @@ def console(
     demo: Annotated[bool, typer.Option("--demo", help="Start with demonstration data.")] = False,
 ) -> None:
     """Talk to the bot in this terminal."""
-    settings = settings_from(config, db)
-    # A demonstration on the default database runs in a database of its own, which the
-    # console prepares; creating the real one here would leave an empty cds.db behind.
-    if not (demo and settings.database.url == DatabaseSettings().url):
-        with database_errors(settings):
-            prepare_database(settings)
-    exit_with(
-        call(entry_point("bot.console.main", "run_console"), settings, as_name=as_name, demo=demo)
-    )
+    # The demonstration never writes into a configured database unless told to with --db.
+    settings = settings_from(config, db or (DEMO_DATABASE if demo else None))
+    with database_errors(settings):
+        prepare_database(settings)
+    exit_with(call(entry_point("bot.app", "run_console"), settings, as_name=as_name, demo=demo))
 
 
 @app.command("import")

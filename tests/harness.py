@@ -69,7 +69,12 @@ class Harness:
     async def create(cls, url: str, **community: Any) -> Harness:
         engine = await make_engine(url)
         clock = FakeClock()
-        settings = {"community_managers": frozenset({"console:alice"}), **community}
+        # Tests read the English source strings; the catalogues are tested on their own.
+        settings = {
+            "community_managers": frozenset({"console:alice"}),
+            "default_language": "en",
+            **community,
+        }
         services = Services(
             sessions=session_factory(engine), community=Community(**settings), clock=clock
         )

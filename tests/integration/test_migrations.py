@@ -108,9 +108,6 @@ def test_cli_migrates_up_and_down(sqlite_url):
 
 
 def test_cli_upgrades_sqlite_before_handing_over(sqlite_url, monkeypatch):
-    import sys
-    import types
-
     from typer.testing import CliRunner
 
     from bot.cli import app
@@ -122,9 +119,9 @@ def test_cli_upgrades_sqlite_before_handing_over(sqlite_url, monkeypatch):
         seen["as_name"] = as_name
         return 0
 
-    fake = types.ModuleType("bot.console.main")
-    fake.run_console = run_console  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.console.main", fake)
+    import bot.app
+
+    monkeypatch.setattr(bot.app, "run_console", run_console)
     result = CliRunner().invoke(app, ["console", "--db", sqlite_url, "--as", "amina"])
     assert result.exit_code == 0, result.output
     assert seen == {"revision": migrate.head(), "as_name": "amina"}
