@@ -161,6 +161,31 @@ class FormSubmit:
 Incoming = Command | Text | Press | FormSubmit
 
 
+# --- what happens to a group or channel itself ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChatJoined:
+    """The bot was added to a group or channel."""
+
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLeft:
+    """The bot was removed, or the group or channel was deleted."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMoved:
+    """The group got a new id (a Telegram group upgraded to a supergroup)."""
+
+    new_chat_id: str
+
+
+ChatChange = ChatJoined | ChatLeft | ChatMoved
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     identity: Identity
@@ -273,8 +298,20 @@ def rows(*buttons: Button, width: int = 2) -> tuple[tuple[Button, ...], ...]:
 # --- ports ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class SendRates:
+    """How fast a platform lets a bot send; the outbox paces itself within these.
+
+    `private` and `group` are (messages, seconds) per chat."""
+
+    per_second: float
+    private: tuple[int, float]
+    group: tuple[int, float]
+
+
 class Messenger(Protocol):
-    """Sends on one platform; implemented by each adapter."""
+    """Sends on one platform; implemented by each adapter (which may also set a `rates:
+    SendRates` attribute for the outbox to pace itself by)."""
 
     async def send(self, target: Target, message: Outgoing) -> str | None:
         """Send and return the platform message id (None when the platform gives none)."""
@@ -311,6 +348,11 @@ class RetryLater(DeliveryError):
 
 class SendFailed(DeliveryError):
     """Refused for good (chat gone, missing permission, invalid message)."""
+
+
+class NotPermitted(SendFailed):
+    """The bot lacks a permission in that chat: the community manager is told once and the
+    chat's other pending messages are not attempted in a loop."""
 
 
 class OutcomeUnknown(DeliveryError):

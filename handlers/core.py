@@ -32,7 +32,8 @@ from handlers.context import Ctx, Services
 from handlers.errors import NotAllowed, NotInGroup, StaleButton, UserError
 from handlers.i18n import N_, _, negotiate, use_language
 from handlers.permissions import ACTIONS, COMMANDS, Rule, Scope, permits
-from store import members
+from handlers.serial import load
+from store import members, outbox
 from store.models import Role
 from store.uow import UnitOfWork
 
@@ -67,11 +68,13 @@ class Router:
         self.actions = actions
 
 
-async def resolve_actor(services: Services, event: Event) -> Actor:
-    """Find or create the member behind the event and gather their roles."""
+async def resolve_actor(services: Services, event: Event) -> tuple[Actor, bool]:
+    """Find or create the member behind the event and gather their roles; the flag says
+    whether they just became reachable again (messages may be waiting for them)."""
     identity = event.identity
+    private = event.place.private or event.place.whisper
     async with UnitOfWork(services.sessions) as uow:
-        member, _identity, changed = await members.touch_identity(
+        member, found, changed = await members.touch_identity(
             uow.session,
             platform=identity.platform.value,
             external_id=identity.user_id,
@@ -79,7 +82,9 @@ async def resolve_actor(services: Services, event: Event) -> Actor:
             display_name=identity.display_name,
             language_code=identity.language_code,
             now=services.now(),
+            reachable=private,
         )
+        returned = found.returned
         member_id, chosen, name = member.id, member.locale, member.display_name
         roles = await members.granted_roles(uow.session, member_id)
         keys = await members.identity_keys(uow.session, member_id)
@@ -91,26 +96,30 @@ async def resolve_actor(services: Services, event: Event) -> Actor:
     if roles & {Role.ADMIN.value} or any(key in community.community_managers for key in keys):
         roles.add(Role.CM.value)
     locale = chosen or negotiate(identity.language_code) or community.default_language
-    return Actor(
+    actor = Actor(
         member_id=member_id,
         identity=identity,
         display_name=name or identity.display_name,
         locale=locale,
         roles=frozenset(roles),
     )
+    return actor, returned
 
 
 async def handle(services: Services, router: Router, event: Event) -> list[Outgoing]:
     """Handle one event in one unit of work and return what to answer."""
     try:
-        actor = await resolve_actor(services, event)
+        actor, returned = await resolve_actor(services, event)
     except Exception:
         logger.exception("could not resolve the member of an event")
         return [_apology(event.place)]
     with use_language(actor.locale):
         for attempt in (1, 2):
             try:
-                return await _handle_once(services, router, actor, event)
+                replies = await _handle_once(services, router, actor, event)
+                if returned:
+                    replies = await _held_messages(services, actor, event.place) + replies
+                return replies
             except IntegrityError:
                 # Two events raced to create the same row (a double press); the second
                 # attempt sees the first one's result.
@@ -145,6 +154,23 @@ async def _handle_once(
     if redirected is not None:
         return _redirect(ctx, redirected)
     return ctx.replies
+
+
+async def _held_messages(services: Services, actor: Actor, place: Place) -> list[Outgoing]:
+    """What could not reach the member while they were unreachable, shown now, privately."""
+    async with UnitOfWork(services.sessions) as uow:
+        held = await outbox.take_held(uow.session, actor.member_id, services.now())
+        await uow.commit()
+    if not held:
+        return []
+    shown: list[Outgoing] = [
+        _notice(place, _("While I could not write to you, these messages waited for you:"))
+    ]
+    for delivery in held:
+        message = load(delivery.payload)
+        if isinstance(message, Message):
+            shown.append(dataclasses.replace(message, private=place.private))
+    return shown
 
 
 async def _dispatch(ctx: Ctx, router: Router, incoming: Incoming) -> Place | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from handlers.chat import Outgoing, Platform, Target
 from handlers.context import Ctx
@@ -21,27 +22,62 @@ async def language_of(ctx: Ctx, member_id: int) -> str:
     return code or ctx.community.default_language
 
 
-async def to_member(ctx: Ctx, member_id: int, purpose: str, build: Callable[[], Outgoing]) -> bool:
-    """Queue a private message to a member, built in their language; False if unreachable
-    (no identity at all). `purpose` makes it idempotent: the same purpose is sent once."""
+async def to_member(
+    ctx: Ctx,
+    member_id: int,
+    purpose: str,
+    build: Callable[[], Outgoing],
+    *,
+    waiting: int | None = None,
+    if_unreachable: Callable[[], Outgoing] | None = None,
+) -> bool:
+    """Queue a private message to a member, built in their language; False if they have no
+    identity at all. `purpose` makes it idempotent: the same purpose is sent once.
+
+    When the member cannot be written to privately, the message is held until they next talk
+    to the bot, and `waiting` (a leader or CM expecting the member to hear it) is told with
+    `if_unreachable`, built in their own language."""
     identity = await members.preferred_identity(ctx.session, member_id)
     if identity is None:
         return False
     with use_language(await language_of(ctx, member_id)):
         message = build()
+    payload = dump(message)
+    if waiting is not None and if_unreachable is not None:
+        fallback = await _fallback(ctx, waiting, if_unreachable)
+        if fallback is not None:
+            payload["fallback"] = fallback
     target = Target(Platform(identity.platform), identity.external_id, True)
     queued = await outbox.enqueue(
         ctx.session,
         purpose=purpose,
         target=target.key,
         platform=identity.platform,
-        payload=dump(message),
+        payload=payload,
         member_id=member_id,
         now=ctx.now(),
     )
     if queued is not None:
         ctx.queued += 1
     return True
+
+
+async def _fallback(
+    ctx: Ctx, member_id: int, build: Callable[[], Outgoing]
+) -> dict[str, Any] | None:
+    """A ready-made delivery for the dispatcher to queue if the first one cannot arrive."""
+    identity = await members.preferred_identity(ctx.session, member_id)
+    if identity is None:
+        return None
+    with use_language(await language_of(ctx, member_id)):
+        message = build()
+    target = Target(Platform(identity.platform), identity.external_id, True)
+    return {
+        "member_id": member_id,
+        "target": target.key,
+        "platform": identity.platform,
+        "payload": dump(message),
+    }
 
 
 async def to_chat(ctx: Ctx, chat: Chat, purpose: str, build: Callable[[], Outgoing]) -> int | None:

@@ -4,6 +4,7 @@ or mark it done; the member follows their offers and may withdraw them."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -438,6 +439,33 @@ _VERBS = {
 }
 
 
+async def _tell_member(ctx: Ctx, offer: Offer, decision: str, build: Callable[[], Message]) -> None:
+    """Tell the member of a decision; if they cannot be reached, the deciding leader hears it."""
+    if offer.member_id is None:  # erased member: nobody to tell
+        return
+    name = await _name_of(ctx, offer.member_id)
+
+    def unreachable() -> Message:
+        return Message(
+            Rich.of(
+                _(
+                    "I could not write to {name} privately about offer no. {offer}: they have "
+                    "not opened a private chat with me, or closed it. They will see your answer "
+                    "as soon as they write to me."
+                ).format(name=name, offer=offer.id)
+            )
+        )
+
+    await notify.to_member(
+        ctx,
+        offer.member_id,
+        f"offer:{offer.id}:{decision}",
+        build,
+        waiting=ctx.actor.member_id,
+        if_unreachable=unreachable,
+    )
+
+
 async def press_accept(ctx: Ctx, press: Press) -> None:
     """Accept an offer on your project; the member is told you will contact them."""
     if len(press.args) != 1:
@@ -465,8 +493,7 @@ async def press_accept(ctx: Ctx, press: Press) -> None:
             )
         return Message(Rich.join(lines))
 
-    if offer.member_id is not None:
-        await notify.to_member(ctx, offer.member_id, f"offer:{offer.id}:accepted", build)
+    await _tell_member(ctx, offer, "accepted", build)
     lines: list[Rich | Span | str] = [
         _("You accepted offer no. {offer}; I told {name}.").format(
             offer=offer.id, name=await _name_of(ctx, offer.member_id)
@@ -516,8 +543,7 @@ async def _finish_decline(ctx: Ctx, data: Data) -> None:
         lines.append(_("Thank you for offering: other needs may be waiting for you, see /needs."))
         return Message(Rich.join(lines))
 
-    if offer.member_id is not None:
-        await notify.to_member(ctx, offer.member_id, f"offer:{offer.id}:declined", build)
+    await _tell_member(ctx, offer, "declined", build)
     ctx.reply(
         _("You declined offer no. {offer}; I told {name}.").format(
             offer=offer.id, name=await _name_of(ctx, offer.member_id)
@@ -547,8 +573,7 @@ async def press_done(ctx: Ctx, press: Press) -> None:
             )
         )
 
-    if offer.member_id is not None:
-        await notify.to_member(ctx, offer.member_id, f"offer:{offer.id}:done", build)
+    await _tell_member(ctx, offer, "done", build)
     ctx.reply(
         _("Offer no. {offer} is marked as done; I thanked {name}.").format(
             offer=offer.id, name=member_name

@@ -34,6 +34,7 @@ from handlers.chat import (
     Unreachable,
 )
 from handlers.serial import load
+from store import outbox
 from store.models import Announcement, Delivery, DeliveryStatus, MemberIdentity
 
 logger = logging.getLogger(__name__)
@@ -238,11 +239,24 @@ class Dispatcher:
 
     async def _record_unreachable(self, claimed: Claimed, target: Target, reason: str) -> None:
         async with self.sessions() as session, session.begin():
+            # A private message waits for the member's return; anything else has failed.
+            status = DeliveryStatus.HELD if target.private else DeliveryStatus.FAILED
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id == claimed.id)
-                .values(status=DeliveryStatus.FAILED.value, error=_clip(f"unreachable: {reason}"))
+                .values(status=status.value, error=_clip(f"unreachable: {reason}"))
             )
+            fallback = claimed.payload.get("fallback")
+            if fallback:
+                await outbox.enqueue(
+                    session,
+                    purpose=f"unreachable:{claimed.id}",
+                    target=fallback["target"],
+                    platform=fallback["platform"],
+                    payload=fallback["payload"],
+                    member_id=fallback["member_id"],
+                    now=self.clock.now(),
+                )
             if target.private:
                 await session.execute(
                     update(MemberIdentity)

@@ -30,9 +30,11 @@ async def touch_identity(
     display_name: str,
     now: datetime,
     language_code: str | None = None,
+    reachable: bool = False,
 ) -> tuple[Member, MemberIdentity, bool]:
     """Find or create the member behind a platform identity; returns (member, identity,
-    whether anything was written)."""
+    whether anything was written). `reachable`: they wrote privately, so we can write back
+    (`identity.returned` then tells whether they had been unreachable until now)."""
     found = await identity(session, platform, external_id)
     if found is None:
         member = Member(display_name=display_name, created_at=now, last_seen_at=now)
@@ -59,8 +61,9 @@ async def touch_identity(
     if language_code and found.language_code != language_code:
         found.language_code = language_code
         changed = True
-    if found.unreachable:
-        found.unreachable = False  # they wrote to us: we can write back
+    if found.unreachable and reachable:
+        found.unreachable = False
+        found.returned = True
         changed = True
     if member.display_name == "" and display_name:
         member.display_name = display_name

@@ -119,6 +119,7 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"
     UNKNOWN = "unknown"
     SKIPPED = "skipped"
+    HELD = "held"  # the member cannot be written to privately: shown when they come back
 
 
 class Member(Base):
@@ -151,6 +152,9 @@ class MemberIdentity(Base):
     last_seen_at: Mapped[datetime | None]
 
     member: Mapped[Member] = relationship(back_populates="identities")
+
+    # Not a column: set by `members.touch_identity` when an unreachable member writes again.
+    returned: bool = False
 
 
 class MemberRole(Base):

@@ -51,3 +51,24 @@ async def existing(session: AsyncSession, purpose: str, target: str) -> Delivery
     return await session.scalar(
         select(Delivery).where(Delivery.purpose == purpose, Delivery.target == target)
     )
+
+
+async def take_held(session: AsyncSession, member_id: int, now: datetime) -> list[Delivery]:
+    """The private messages held while the member was unreachable, marked as delivered now
+    (the caller shows them in its answer, inside the same transaction)."""
+    held = list(
+        await session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.member_id == member_id,
+                Delivery.status == DeliveryStatus.HELD.value,
+            )
+            .order_by(Delivery.id)
+            .with_for_update()
+        )
+    )
+    for delivery in held:
+        delivery.status = DeliveryStatus.SENT.value
+        delivery.sent_at = now
+        delivery.error = "shown when the member came back"
+    return held
