@@ -84,10 +84,12 @@ def need_summary(need: Need) -> Rich:
     return line
 
 
-def help_button(need: Need) -> Button:
-    """ "I can help": starts the offer dialog in private (a deep link from a Telegram group)."""
+def help_button(need: Need, *, numbered: bool = False) -> Button:
+    """The "I can help" button: starts the offer dialog in private (a deep link from a
+    Telegram group); `numbered` names the need, for cards that list several."""
+    label = "🙋 " + _("I can help")
     return Button(
-        "🙋 " + _("I can help"),
+        f"{label} (#{need.id})" if numbered else label,
         "help",
         (str(need.id),),
         private_start=f"offer-{need.id}",
@@ -141,7 +143,7 @@ def project_card(
         lines.append(_("No open needs right now."))
     buttons: list[tuple[Button, ...]] = []
     if project.status == "open":
-        buttons.extend((help_button(need),) for need in open_needs[:5])
+        buttons.extend((help_button(need, numbered=True),) for need in open_needs[:5])
     if following is not None:
         buttons.append(
             (Button("🔕 " + _("Unfollow"), "unf", (project.slug,)),)
