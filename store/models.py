@@ -128,7 +128,11 @@ class Member(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     locale: Mapped[str | None] = mapped_column(String(8))
-    accepts_dm: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Consent to engagement messages in private (campaigns, suggestions); the answers to
+    # the member's own offers are always sent.
+    accepts_dm: Mapped[bool] = mapped_column(Boolean, default=False)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    quiet_hours: Mapped[str | None] = mapped_column(String(11))  # "22:00-08:00"; None: default
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime | None]
 
@@ -200,6 +204,7 @@ class Project(Base):
     proposed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    spotlighted_at: Mapped[datetime | None]
 
     needs: Mapped[list[Need]] = relationship(back_populates="project", order_by="Need.id")
     leaders: Mapped[list[ProjectLeader]] = relationship(
@@ -311,6 +316,91 @@ class Announcement(Base):
     created_at: Mapped[datetime]
 
 
+class CampaignKind(enum.StrEnum):
+    MESSAGE = "message"
+    QUESTION = "question"
+    POLL = "poll"
+    SPOTLIGHT = "spotlight"
+    DIGEST = "digest"
+    FOLLOWUP = "followup"
+    REENGAGE = "reengage"
+
+
+class CampaignStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    FINISHED = "finished"  # its end date or number of runs was reached
+    DELETED = "deleted"
+
+
+class RunStatus(enum.StrEnum):
+    PENDING = "pending"  # created, not yet expanded into deliveries
+    DISPATCHING = "dispatching"  # deliveries written, the outbox is sending them
+    DONE = "done"
+    SKIPPED = "skipped"  # nothing to send (an empty digest), or missed beyond the grace
+
+
+class Campaign(Base):
+    """A community manager's scheduled engagement; the scheduler is rebuilt from this table."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)  # travels in deep links
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.ACTIVE.value, index=True)
+    # {"fr": "...", "en": "...", "ar": "..."}; missing languages fall back to the community's
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # poll options per language {"fr": [...]}, follow-up/re-engage delays {"days": 14} ...
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # {"groups": "all" | [tags], "members": "none" | "everyone" | "contributors" | "followers"}
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
+    need_id: Mapped[int | None] = mapped_column(ForeignKey("needs.id", ondelete="SET NULL"))
+    # {"type": "once" | "daily" | "weekly" | "monthly" | "cron", "time": "HH:MM", ...}
+    schedule: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    timezone: Mapped[str] = mapped_column(String(64))
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    max_runs: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CampaignRun(Base):
+    """One firing of a campaign, unique per local slot: a double fire creates one run."""
+
+    __tablename__ = "campaign_runs"
+    __table_args__ = (UniqueConstraint("campaign_id", "slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    slot: Mapped[str] = mapped_column(String(32))  # local wall-clock time, "2026-03-22T10:00"
+    scheduled_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.PENDING.value, index=True)
+    started_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class CampaignResponse(Base):
+    """What members did with a campaign: an answer, a poll vote, a click, an offer."""
+
+    __tablename__ = "campaign_responses"
+    __table_args__ = (Index("ix_campaign_responses_campaign_kind", "campaign_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_runs.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # answer, vote, click, offer
+    choice: Mapped[list[str]] = mapped_column(default=list)  # poll options chosen
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
 class Delivery(Base):
     """The outbox: one row per (purpose, target), drained by the dispatcher."""
 
@@ -325,10 +415,15 @@ class Delivery(Base):
     target: Mapped[str] = mapped_column(String(120))
     platform: Mapped[str] = mapped_column(String(16))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign_runs.id", ondelete="CASCADE"), index=True
+    )
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str | None] = mapped_column(String(64))
+    # A second platform reference where one exists (a Telegram poll's id, for its votes).
+    external_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     error: Mapped[str] = mapped_column(Text, default="")
     not_before: Mapped[datetime]
     created_at: Mapped[datetime]
