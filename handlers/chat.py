@@ -142,6 +142,7 @@ class Command:
 @dataclass(frozen=True, slots=True)
 class Text:
     text: str
+    reply_to: str | None = None  # the bot's message this answers (a reply in a group)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,16 @@ class FormSubmit:
     fields: dict[str, str]
 
 
-Incoming = Command | Text | Press | FormSubmit
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """A member's answer to a native poll the bot sent; `poll_ref` is the platform's
+    reference recorded on the delivery (its `external_ref`, else its message id)."""
+
+    poll_ref: str
+    choices: tuple[int, ...]
+
+
+Incoming = Command | Text | Press | FormSubmit | Vote
 
 
 # --- what happens to a group or channel itself ------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,6 +35,23 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class Scheduler(Protocol):
+    """The campaign scheduler, as handlers see it (implemented in `schedules/`, injected by
+    the composition root): handlers never import APScheduler."""
+
+    def next_runs(self, schedule: dict[str, Any], timezone: str, count: int) -> list[datetime]:
+        """The next `count` firing times (UTC) of a schedule; ValueError names what is wrong."""
+        ...
+
+    async def changed(self, campaign_id: int) -> None:
+        """A campaign was created or changed: (re)register or drop its job."""
+        ...
+
+    async def run_now(self, campaign_id: int, started_by: int | None) -> int:
+        """Fire a campaign at once; returns the run id."""
+        ...
+
+
 @dataclass
 class Services:
     """Everything the core needs, injected by the composition root (bot/app.py)."""
@@ -43,6 +61,7 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     # Called after a unit of work that queued deliveries has committed (wakes the dispatcher).
     on_outbox: Callable[[], Awaitable[None] | None] | None = None
+    scheduler: Scheduler | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -58,6 +77,8 @@ class Ctx:
     services: Services
     replies: list[Outgoing] = field(default_factory=list)
     queued: int = 0  # deliveries written to the outbox by this event
+    # Run once the event's unit of work has committed (e.g. tell the scheduler).
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def community(self) -> Community:

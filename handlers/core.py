@@ -147,6 +147,8 @@ async def _handle_once(
                 notice = dataclasses.replace(notice, to=ctx.private_target)
             return [notice]
         await uow.commit()
+    for hook in ctx.after_commit:
+        await hook()
     if ctx.queued and services.on_outbox is not None:
         woken = services.on_outbox()
         if woken is not None:
