@@ -332,16 +332,25 @@ def _parse(ctx: Ctx, step: Step, data: Data, raw: str, *, pressed: bool) -> Any:
     if pressed:  # a forged press on a step that expects text
         raise InvalidChoice()
     if isinstance(expect, FreeText):
+        if expect.optional and _typed_skip(raw):
+            return None
         return parse_text(expect, raw)
     if isinstance(expect, Amount):
         amount, currency = parse_amount(raw, data.get("currency") or expect.default_currency)
         data["currency"] = currency
         return str(amount)
     if isinstance(expect, Day):
-        if expect.optional and clean_text(raw).casefold() in {"-", _("none").casefold()}:
+        if expect.optional and (
+            _typed_skip(raw) or clean_text(raw).casefold() == _("none").casefold()
+        ):
             return None
         return parse_day(raw, ctx.today().date()).isoformat()
     raise AssertionError(f"unknown expectation {expect!r}")
+
+
+def _typed_skip(raw: str) -> bool:
+    """ "-" or the word on the Skip button, typed instead of pressed."""
+    return clean_text(raw).casefold() in {"-", "skip", _("Skip").casefold()}
 
 
 def _expired(ctx: Ctx, state: DialogState) -> bool:

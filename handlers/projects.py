@@ -109,7 +109,7 @@ async def unique_slug(ctx: Ctx, title: str) -> str:
 def parse_tags(text: str | None) -> list[str]:
     """Comma- or space-separated keywords, lowercased, without '#', deduplicated, capped."""
     tags: list[str] = []
-    for word in re.split(r"[,;\s]+", text or ""):
+    for word in re.split(r"[,;،؛\s]+", text or ""):
         tag = word.strip().lstrip("#").lower()[:MAX_TAG_LENGTH]
         if tag and tag not in tags:
             tags.append(tag)
@@ -467,7 +467,7 @@ async def cmd_propose(ctx: Ctx, cmd: Command) -> None:
 
 def _ask_slug(ctx: Ctx, data: Data) -> str:
     return _(
-        "Its short name, used in commands and links: 3 to 60 lowercase letters, digits and "
+        "Its short name, used in commands and links: 3 to 50 lowercase letters, digits and "
         "dashes, e.g. argan-tafraout."
     )
 
