@@ -309,6 +309,15 @@ def rows(*buttons: Button, width: int = 2) -> tuple[tuple[Button, ...], ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class Sent:
+    """What a send produced: the message id, and another reference where the platform has
+    one (Telegram reports poll votes by poll id, not by message id)."""
+
+    message_id: str | None
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SendRates:
     """How fast a platform lets a bot send; the outbox paces itself within these.
 
@@ -323,8 +332,9 @@ class Messenger(Protocol):
     """Sends on one platform; implemented by each adapter (which may also set a `rates:
     SendRates` attribute for the outbox to pace itself by)."""
 
-    async def send(self, target: Target, message: Outgoing) -> str | None:
-        """Send and return the platform message id (None when the platform gives none)."""
+    async def send(self, target: Target, message: Outgoing) -> str | Sent | None:
+        """Send and return the platform message id (None when the platform gives none), or a
+        `Sent` when the platform gives a second reference (a Telegram poll's id)."""
         ...
 
     async def edit(self, ref: MessageRef, message: Message) -> None: ...
@@ -349,11 +359,15 @@ class Unreachable(DeliveryError):
 
 
 class RetryLater(DeliveryError):
-    """Rate limited or a passing fault: try again after `seconds`."""
+    """Rate limited or a passing fault: try again after `seconds` (at least).
 
-    def __init__(self, reason: str, seconds: float) -> None:
+    `global_pause`: the platform limited the whole bot, not one chat (a global 429), so the
+    outbox pauses every send on that platform, not only this chat's."""
+
+    def __init__(self, reason: str, seconds: float, *, global_pause: bool = False) -> None:
         super().__init__(reason)
         self.seconds = seconds
+        self.global_pause = global_pause
 
 
 class SendFailed(DeliveryError):

@@ -1,11 +1,16 @@
 """The outbox dispatcher: sends queued deliveries, once each, and records what happened.
 
-A delivery is claimed (status `sending`, one more attempt) and the claim is committed before
-anything is sent, so a crash between the claim and the result can never cause a second send:
+A delivery is claimed (status `sending`, one more attempt) and the claim is committed right
+before it is sent, so a crash between the claim and the result can never cause a second send:
 at the next start `recover` turns such rows into `unknown`, because their outcome is hidden.
-Each row is claimed in its own short transaction, which keeps that uncertain window to the
-one message in flight; `FOR UPDATE SKIP LOCKED` (PostgreSQL) lets several workers drain the
-same table without ever claiming the same row, and SQLite's `BEGIN IMMEDIATE` serialises them.
+The claim comes after the rate permits (schedules/pacing.py): rows that were only waiting for
+their turn stay `pending` through a crash and go out after the restart.
+
+Each platform drains in its own lane: a messenger with `rates` (Telegram, Discord) sends to
+many chats at once within the platform's limits; one without (the console) sends one row at a
+time. A chat's messages always go out in the order they were queued, and a claim is a
+conditional UPDATE, so several workers can drain the same table (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL, `BEGIN IMMEDIATE` on SQLite) without ever claiming the same row.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,38 +28,52 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.chat import (
     Clock,
     Edit,
+    Message,
     Messenger,
+    NotPermitted,
     OutcomeUnknown,
     Outgoing,
     Platform,
     RetryLater,
+    Rich,
     SendFailed,
+    SendRates,
+    Sent,
     Target,
     Unreachable,
 )
-from handlers.serial import load
+from handlers.i18n import DEFAULT_LANGUAGE, _, negotiate, use_language
+from handlers.serial import dump, load
+from schedules.pacing import (
+    CONCURRENCY,
+    RETRY_LINGER,
+    DrainSummary,
+    Lane,
+    Outcome,
+    Pacer,
+    Result,
+    Turn,
+    backoff,
+    run_together,
+)
 from store import outbox
 from store.models import Announcement, Delivery, DeliveryStatus, MemberIdentity
+from store.outbox import Claim
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 ERROR_LENGTH = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """What the dispatcher needs of a claimed row, read inside the claim's transaction."""
-
-    id: int
-    platform: str
-    target: str
-    payload: dict[str, Any]
-    attempts: int
+NOT_PERMITTED = "not permitted"
+CHAT_UNREACHABLE = "chat unreachable"
+PLATFORM_NAMES = {Platform.TELEGRAM: "Telegram", Platform.DISCORD: "Discord"}
 
 
 class Dispatcher:
-    """Drains the `deliveries` table through one `Messenger` per platform."""
+    """Drains the `deliveries` table through one `Messenger` per platform.
+
+    `community_managers`: identities ("telegram:123") told when the bot may not post in a
+    chat, besides the members granted the `cm` role."""
 
     def __init__(
         self,
@@ -64,17 +82,32 @@ class Dispatcher:
         clock: Clock,
         batch_size: int = 50,
         max_attempts: int = MAX_ATTEMPTS,
+        *,
+        community_managers: frozenset[str] = frozenset(),
+        default_language: str = DEFAULT_LANGUAGE,
+        concurrency: int = CONCURRENCY,
+        retry_linger: float = RETRY_LINGER,
     ) -> None:
         self.sessions = sessions
         self.messengers = dict(messengers)
         self.clock = clock
         self.batch_size = batch_size
         self.max_attempts = max_attempts
+        self.community_managers = community_managers
+        self.default_language = default_language
+        self.concurrency = concurrency
+        self.retry_linger = retry_linger
+        self.last_drain: DrainSummary | None = None
+        self._pacers: dict[Platform, Pacer] = {}
         self._reported_missing: set[str] = set()
 
     @property
     def platforms(self) -> list[str]:
         return sorted(platform.value for platform in self.messengers)
+
+    def stats(self) -> DrainSummary:
+        """What the last finished drain did, per platform (empty before the first)."""
+        return self.last_drain or DrainSummary()
 
     async def recover(self) -> int:
         """After a crash: rows still `sending` may or may not have gone out; never resend."""
@@ -92,66 +125,82 @@ class Dispatcher:
             logger.warning("%d deliveries were interrupted while sending: marked unknown", count)
         return count
 
-    async def drain(self) -> int:
-        """Send every due delivery of a configured platform; returns how many were processed."""
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
+        """Send every due delivery of a configured platform, until none is left (or `stop`:
+        the sends in flight finish, the rest stays pending); returns how many rows were
+        processed (one per attempt). `stats()` then tells what happened."""
         await self._report_missing_messengers()
-        processed = 0
-        while True:
-            due = await self._due_ids()
-            if not due:
-                return processed
-            for delivery_id in due:
-                claimed = await self._claim(delivery_id)
-                if claimed is None:  # another worker took it
-                    continue
-                await self._deliver(claimed)
-                processed += 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        lanes = [self._lane(platform, messenger) for platform, messenger in self._sorted()]
+        results = await run_together([lane.run(stop) for lane in lanes])
+        summary = DrainSummary({stats.platform: stats for stats in results}, loop.time() - started)
+        self.last_drain = summary
+        for stats in results:
+            if stats.processed or stats.skipped:
+                logger.info("outbox drained on %s: %s", stats.platform, stats.as_dict())
+        return summary.processed
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, poll_seconds: float) -> None:
         """Drain, then wait for `wake` (something was queued) or `poll_seconds`, until `stop`."""
         while not stop.is_set():
             wake.clear()
             try:
-                await self.drain()
+                await self.drain(stop)
             except Exception:
                 # The database may be briefly away; the rows stay and the next pass resumes.
                 logger.exception("the outbox dispatcher failed a pass; retrying later")
             await _first_of(stop, wake, poll_seconds)
 
-    # --- claiming ----------------------------------------------------------------------------
+    # --- lanes -------------------------------------------------------------------------------
 
-    async def _due_ids(self) -> list[int]:
-        if not self.messengers:
-            return []
-        async with self.sessions() as session:
-            ids = await session.scalars(
-                select(Delivery.id)
-                .where(
-                    Delivery.status == DeliveryStatus.PENDING.value,
-                    Delivery.not_before <= self.clock.now(),
-                    Delivery.platform.in_(self.platforms),
+    def _sorted(self) -> list[tuple[Platform, Messenger]]:
+        return sorted(self.messengers.items(), key=lambda item: item[0].value)
+
+    def _lane(self, platform: Platform, messenger: Messenger) -> Lane:
+        pacer = self._pacer(platform, messenger)
+
+        async def fetch(after_id: int, limit: int) -> list[tuple[int, str, bool]]:
+            async with self.sessions() as session:
+                rows = await outbox.due(
+                    session,
+                    platform=platform.value,
+                    now=self.clock.now(),
+                    after_id=after_id,
+                    limit=limit,
                 )
-                .order_by(Delivery.id)
-                .limit(self.batch_size)
-            )
-            return list(ids)
+            return [(delivery_id, key, _is_private(key)) for delivery_id, key in rows]
 
-    async def _claim(self, delivery_id: int) -> Claimed | None:
+        async def attempt(delivery_id: int, turn: Turn) -> Outcome:
+            claimed = await self._claim(delivery_id)
+            if claimed is None:  # another worker took it, or it waits behind an earlier row
+                return Outcome(Result.NOT_CLAIMED)
+            return await self._deliver(claimed, messenger, turn)
+
+        return Lane(
+            platform.value,
+            fetch,
+            attempt,
+            pacer=pacer,
+            # Without rates (the console), one row at a time, in queueing order.
+            concurrency=self.concurrency if pacer is not None else 1,
+            page=self.batch_size,
+            linger=self.retry_linger,
+        )
+
+    def _pacer(self, platform: Platform, messenger: Messenger) -> Pacer | None:
+        rates = getattr(messenger, "rates", None)
+        if not isinstance(rates, SendRates):
+            self._pacers.pop(platform, None)
+            return None
+        pacer = self._pacers.get(platform)
+        if pacer is None or pacer.rates != rates:
+            pacer = self._pacers[platform] = Pacer(rates)
+        return pacer
+
+    async def _claim(self, delivery_id: int) -> Claim | None:
         async with self.sessions() as session, session.begin():
-            row = await session.scalar(
-                select(Delivery)
-                .where(
-                    Delivery.id == delivery_id,
-                    Delivery.status == DeliveryStatus.PENDING.value,
-                )
-                # Rendered on PostgreSQL only; SQLite's BEGIN IMMEDIATE already serialises.
-                .with_for_update(skip_locked=True)
-            )
-            if row is None:
-                return None
-            row.status = DeliveryStatus.SENDING.value
-            row.attempts += 1
-            return Claimed(row.id, row.platform, row.target, dict(row.payload), row.attempts)
+            return await outbox.claim(session, delivery_id)
 
     async def _report_missing_messengers(self) -> None:
         unreported = {p.value for p in Platform} - set(self.platforms) - self._reported_missing
@@ -174,37 +223,49 @@ class Dispatcher:
 
     # --- sending -----------------------------------------------------------------------------
 
-    async def _deliver(self, claimed: Claimed) -> None:
-        messenger = self.messengers[Platform(claimed.platform)]
+    async def _deliver(self, claimed: Claim, messenger: Messenger, turn: Turn) -> Outcome:
         try:
             target = Target.parse(claimed.target)
             message = load(claimed.payload)
         except (ValueError, KeyError, TypeError) as exc:
             logger.error("delivery %d has an unreadable payload or target", claimed.id)
             await self._record_failed(claimed, f"unreadable delivery: {type(exc).__name__}")
-            return
+            return Outcome(Result.FAILED)
+        await turn.wait()
         try:
             message_id = await _send(messenger, target, message)
         except Unreachable as exc:
             logger.info("delivery %d: the recipient is unreachable", claimed.id)
-            await self._record_unreachable(claimed, target, str(exc))
+            return await self._record_unreachable(claimed, target, str(exc))
         except RetryLater as exc:
-            await self._record_retry(claimed, exc)
+            if exc.global_pause:
+                turn.pause_platform(exc.seconds)
+            return await self._record_retry(claimed, exc)
+        except NotPermitted as exc:
+            logger.warning("delivery %d: not permitted in %s (%s)", claimed.id, target.key, exc)
+            skipped = await self._record_refused(claimed, target, str(exc) or NOT_PERMITTED)
+            return Outcome(Result.BLOCKED, skipped=skipped)
         except SendFailed as exc:
             logger.warning("delivery %d failed: %s", claimed.id, exc)
             await self._record_failed(claimed, str(exc) or "send failed")
+            return Outcome(Result.FAILED)
         except OutcomeUnknown as exc:
             logger.warning("delivery %d: outcome unknown (%s)", claimed.id, exc)
             await self._record(claimed.id, DeliveryStatus.UNKNOWN, error=str(exc) or "timeout")
+            return Outcome(Result.UNKNOWN)
         except Exception as exc:
             # A fault the messenger did not classify: the message may have left, so it is
             # never sent again.
             logger.exception("delivery %d: unexpected error from the messenger", claimed.id)
             await self._record(claimed.id, DeliveryStatus.UNKNOWN, error=type(exc).__name__)
-        else:
-            await self._record_sent(claimed, message_id)
+            return Outcome(Result.UNKNOWN)
+        await self._record_sent(claimed, message_id)
+        return Outcome(Result.SENT)
 
-    async def _record_sent(self, claimed: Claimed, message_id: str | None) -> None:
+    async def _record_sent(self, claimed: Claim, sent: str | Sent | None) -> None:
+        message_id, external_ref = (
+            (sent.message_id, sent.external_ref) if isinstance(sent, Sent) else (sent, None)
+        )
         async with self.sessions() as session, session.begin():
             await session.execute(
                 update(Delivery)
@@ -212,6 +273,7 @@ class Dispatcher:
                 .values(
                     status=DeliveryStatus.SENT.value,
                     message_id=message_id,
+                    external_ref=external_ref,
                     sent_at=self.clock.now(),
                     error="",
                 )
@@ -223,29 +285,35 @@ class Dispatcher:
                     .values(message_id=message_id)
                 )
 
-    async def _record_retry(self, claimed: Claimed, exc: RetryLater) -> None:
+    async def _record_retry(self, claimed: Claim, exc: RetryLater) -> Outcome:
         if claimed.attempts >= self.max_attempts:
             logger.warning("delivery %d: giving up after %d attempts", claimed.id, claimed.attempts)
             await self._record_failed(claimed, f"gave up after {claimed.attempts} attempts: {exc}")
-            return
-        seconds = max(0.0, exc.seconds)
-        logger.info("delivery %d: retry in %.1f s", claimed.id, seconds)
+            return Outcome(Result.FAILED)
+        # The platform's wait is a minimum; passing faults back off exponentially.
+        delay = max(0.0, exc.seconds, backoff(claimed.attempts))
+        logger.info("delivery %d: retry in %.1f s", claimed.id, delay)
         await self._record(
             claimed.id,
             DeliveryStatus.PENDING,
             error=str(exc),
-            not_before=self.clock.now() + timedelta(seconds=seconds),
+            not_before=self.clock.now() + timedelta(seconds=delay),
         )
+        return Outcome(Result.RETRY, delay=delay)
 
-    async def _record_unreachable(self, claimed: Claimed, target: Target, reason: str) -> None:
+    async def _record_unreachable(self, claimed: Claim, target: Target, reason: str) -> Outcome:
         async with self.sessions() as session, session.begin():
-            # A private message waits for the member's return; anything else has failed.
+            # A private message waits for the member's return; a chat the bot was removed
+            # from takes none of its other pending messages either.
             status = DeliveryStatus.HELD if target.private else DeliveryStatus.FAILED
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id == claimed.id)
                 .values(status=status.value, error=_clip(f"unreachable: {reason}"))
             )
+            skipped = 0
+            if not target.private:
+                skipped = await outbox.skip_pending(session, target.key, CHAT_UNREACHABLE)
             fallback = claimed.payload.get("fallback")
             if fallback:
                 await outbox.enqueue(
@@ -266,8 +334,54 @@ class Dispatcher:
                     )
                     .values(unreachable=True)
                 )
+        if target.private:
+            return Outcome(Result.HELD)
+        return Outcome(Result.BLOCKED, skipped=skipped)
 
-    async def _record_failed(self, claimed: Claimed, error: str) -> None:
+    async def _record_refused(self, claimed: Claim, target: Target, reason: str) -> int:
+        """Not permitted in that chat: this row failed, the chat's other pending rows are
+        skipped, and the community managers are told once; returns how many were skipped."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == claimed.id)
+                .values(status=DeliveryStatus.FAILED.value, error=_clip(reason))
+            )
+            skipped = await outbox.skip_pending(session, target.key, NOT_PERMITTED)
+            await self._tell_community_managers(session, target)
+        return skipped
+
+    async def _tell_community_managers(self, session: AsyncSession, target: Target) -> None:
+        managers = await outbox.community_manager_ids(session, self.community_managers)
+        if not managers:
+            logger.warning("not permitted in %s, and no community manager to tell", target.key)
+            return
+        title = await outbox.chat_title(session, target.platform.value, target.chat_id)
+        chat = title or target.chat_id
+        platform = PLATFORM_NAMES.get(target.platform, target.platform.value)
+        for member_id in managers:
+            address = await outbox.private_address(session, member_id)
+            if address is None:
+                continue
+            language = address.locale or negotiate(address.language_code) or self.default_language
+            with use_language(language):
+                text = _(
+                    "I am not allowed to post in {chat} ({platform}): please check my "
+                    "permissions there. Its pending messages were skipped."
+                ).format(chat=chat, platform=platform)
+            to = Target(Platform(address.platform), address.external_id, True)
+            # Unique on (purpose, target): each manager hears of a chat once.
+            await outbox.enqueue(
+                session,
+                purpose=f"refused:{target.key}",
+                target=to.key,
+                platform=address.platform,
+                payload=dump(Message(Rich.of(text))),
+                member_id=member_id,
+                now=self.clock.now(),
+            )
+
+    async def _record_failed(self, claimed: Claim, error: str) -> None:
         await self._record(claimed.id, DeliveryStatus.FAILED, error=error)
 
     async def _record(self, delivery_id: int, status: DeliveryStatus, **values: Any) -> None:
@@ -281,7 +395,12 @@ class Dispatcher:
             )
 
 
-async def _send(messenger: Messenger, target: Target, message: Outgoing) -> str | None:
+def _is_private(key: str) -> bool:
+    parts = key.split(":", 2)
+    return len(parts) == 3 and parts[1] == "user"
+
+
+async def _send(messenger: Messenger, target: Target, message: Outgoing) -> str | Sent | None:
     if isinstance(message, Edit):
         await messenger.edit(message.ref, message.message)
         return message.ref.message_id

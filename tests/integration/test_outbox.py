@@ -9,7 +9,6 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -48,10 +47,6 @@ from tests.harness import FakeClock
 YASMINE = Target(Platform.CONSOLE, "yasmine", True)
 GROUP = Target(Platform.CONSOLE, "souss-massa", False)
 
-BACKENDS = ["sqlite"]
-if os.environ.get("CDS_TEST_DATABASE_URL"):
-    BACKENDS.append("postgresql")
-
 
 class Crash(BaseException):
     """The process dying: nothing after it runs (not an Exception, so nobody catches it)."""
@@ -85,24 +80,15 @@ class FakeMessenger:
         self.edits.append((ref, message))
 
 
-@pytest.fixture(params=BACKENDS)
-async def sessions(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    if request.param == "postgresql":
-        url = os.environ["CDS_TEST_DATABASE_URL"]
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path}/outbox.db"
-    engine = create_engine(url)
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """An empty database of each kind (PostgreSQL with CDS_TEST_DATABASE_URL), tables made."""
+    engine = create_engine(database_url)
     async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.drop_all)
         await connection.run_sync(Base.metadata.create_all)
     try:
         yield session_factory(engine)
     finally:
-        if request.param == "postgresql":
-            async with engine.begin() as connection:
-                await connection.run_sync(Base.metadata.drop_all)
         await engine.dispose()
 
 
@@ -274,21 +260,50 @@ async def test_retry_later_waits_then_sends(sessions, clock) -> None:
 
 
 async def test_retry_gives_up_after_the_last_attempt(sessions, clock) -> None:
+    """Passing faults back off exponentially (1, 2, 4, 8 s: the messenger's wait is only a
+    minimum), then the row fails."""
     delivery_id = await enqueue(sessions, clock)
     assert delivery_id is not None
     messenger = FakeMessenger(fail=lambda _n: RetryLater("server busy", 0))
+    # Waits this long are not sat out within a drain: each pass makes one attempt.
+    worker = Dispatcher(sessions, {Platform.CONSOLE: messenger}, clock, retry_linger=0)
+    waits = []
 
-    # With no wait asked, the same pass retries until it gives up.
-    assert await dispatcher(sessions, clock, messenger).drain() == MAX_ATTEMPTS
+    for _ in range(MAX_ATTEMPTS):
+        assert await worker.drain() == 1
+        row = await delivery(sessions, delivery_id)
+        if row.status == "pending":
+            wait = row.not_before - clock.now()
+            waits.append(wait.total_seconds())
+            clock.advance(wait - timedelta(milliseconds=1))
+            assert await worker.drain() == 0  # not yet
+            clock.advance(timedelta(milliseconds=1))
 
     row = await delivery(sessions, delivery_id)
     assert row.status == "failed"
     assert row.attempts == MAX_ATTEMPTS
     assert "gave up" in row.error
     assert messenger.calls == MAX_ATTEMPTS
+    assert waits == [1, 2, 4, 8]
 
 
-async def test_unreachable_marks_the_identity(sessions, clock) -> None:
+async def test_a_short_retry_is_waited_for_within_the_drain(sessions, clock) -> None:
+    delivery_id = await enqueue(sessions, clock)
+    later = await enqueue(sessions, clock, purpose="offer:2:accepted")
+    assert delivery_id is not None and later is not None
+    messenger = FakeMessenger(fail=lambda n: RetryLater("bad gateway", 0) if n == 1 else None)
+    worker = dispatcher(sessions, clock, messenger)
+
+    assert await worker.drain() == 3  # the failed try, its retry a second later, the next row
+
+    assert (await delivery(sessions, delivery_id)).attempts == 2
+    texts = [m.text.plain for _t, m in messenger.sent if isinstance(m, Message)]
+    assert texts == ["hello for offer:1:accepted", "hello for offer:2:accepted"]
+    assert worker.stats().total("retried") == 1
+    assert worker.stats().total("sent") == 2
+
+
+async def test_unreachable_holds_the_message_and_marks_the_identity(sessions, clock) -> None:
     now = clock.now()
     async with sessions() as session, session.begin():
         member = Member(display_name="Yasmine", created_at=now)
@@ -308,7 +323,7 @@ async def test_unreachable_marks_the_identity(sessions, clock) -> None:
     await dispatcher(sessions, clock, messenger).drain()
 
     row = await delivery(sessions, delivery_id)
-    assert row.status == "failed"
+    assert row.status == "held"  # shown when she next writes privately
     assert row.error.startswith("unreachable")
     async with sessions() as session:
         rows = await session.execute(select(MemberIdentity.external_id, MemberIdentity.unreachable))
