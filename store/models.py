@@ -135,6 +135,18 @@ class Member(Base):
     quiet_hours: Mapped[str | None] = mapped_column(String(11))  # "22:00-08:00"; None: default
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime | None]
+    # The profile, built a little at a time; every field may stay empty.
+    skills: Mapped[list[str]] = mapped_column(default=list)
+    liked_kinds: Mapped[list[str]] = mapped_column(default=list)
+    languages: Mapped[list[str]] = mapped_column(default=list)
+    country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    city: Mapped[str | None] = mapped_column(String(100))
+    origin: Mapped[str | None] = mapped_column(String(100))  # territory (commune) of origin
+    availability: Mapped[str | None] = mapped_column(String(16))
+    share_name: Mapped[bool] = mapped_column(Boolean, default=False)  # may be named publicly
+    matching_off: Mapped[bool] = mapped_column(Boolean, default=False)  # "Stop these"
+    profile_asked_at: Mapped[datetime | None]
+    profile_skipped: Mapped[list[str]] = mapped_column(default=list)
 
     identities: Mapped[list[MemberIdentity]] = relationship(
         back_populates="member", cascade="all, delete-orphan", lazy="selectin"
@@ -266,9 +278,40 @@ class Offer(Base):
     decided_at: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(64), default="")
+    referred_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    # 0: none yet; 1: the leaders were reminded; 2: the CM was told; 3: released
+    reminder_stage: Mapped[int] = mapped_column(Integer, default=0)
+    thanked_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
     need: Mapped[Need] = relationship()
+
+
+class MatchFeedback(Base):
+    """A member's "Not for me" on a need they were matched with; later matches learn from it."""
+
+    __tablename__ = "match_feedback"
+    __table_args__ = (UniqueConstraint("member_id", "need_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class NeedClick(Base):
+    """Someone opened a need through a link (announcement, share, match): the funnel's
+    "clicked" step, and the referral credit when a member shared it."""
+
+    __tablename__ = "need_clicks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    referrer_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime]
 
 
 class Follow(Base):
@@ -408,6 +451,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("purpose", "target"),
         Index("ix_deliveries_status_not_before", "status", "not_before"),
+        Index("ix_deliveries_target_status", "target", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
