@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -27,6 +28,7 @@ from handlers.chat import (
     Press,
     Rich,
     Text,
+    Vote,
 )
 from handlers.context import Ctx, Services
 from handlers.errors import NotAllowed, NotInGroup, StaleButton, UserError
@@ -41,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 CommandHandler = Callable[[Ctx, Command], Awaitable[None]]
 ActionHandler = Callable[[Ctx, Press], Awaitable[None]]
+# Takes a text or a vote that is not a command (a reply to a campaign question, a poll vote);
+# returns False to leave it to the dialogs.
+IncomingHandler = Callable[[Ctx, Any], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +63,21 @@ ROLE_NAMES = {
 
 
 class Router:
-    """The routing tables: command name -> route, button action -> handler."""
+    """The routing tables: command name -> route, button action -> handler, and the kinds of
+    incoming (`Text`, `Vote`) a feature may claim before the dialogs see them."""
 
-    def __init__(self, commands: dict[str, Route], actions: dict[str, ActionHandler]) -> None:
+    def __init__(
+        self,
+        commands: dict[str, Route],
+        actions: dict[str, ActionHandler],
+        incoming: Mapping[type, IncomingHandler] | None = None,
+    ) -> None:
         missing = (set(commands) - set(COMMANDS)) | (set(actions) - set(ACTIONS))
         if missing:
             raise ValueError(f"routes without a permission rule: {sorted(missing)}")
         self.commands = commands
         self.actions = actions
+        self.incoming = dict(incoming or {})
 
 
 async def resolve_actor(services: Services, event: Event) -> tuple[Actor, bool]:
@@ -199,7 +211,12 @@ async def _dispatch(ctx: Ctx, router: Router, incoming: Incoming) -> Place | Non
             origin = _enter(ctx, ACTIONS[incoming.action])
             await handler(ctx, incoming)
             return origin
+        case Vote():
+            await _claim(ctx, router, incoming)
+            return None
         case Text() | FormSubmit():
+            if await _claim(ctx, router, incoming):
+                return None
             text = incoming.text if isinstance(incoming, Text) else _form_text(incoming)
             state = await dialogs.current_state(ctx)
             if state is not None:
@@ -208,6 +225,12 @@ async def _dispatch(ctx: Ctx, router: Router, incoming: Incoming) -> Place | Non
                 ctx.reply(_("I only understand commands here. See /help for what you can do."))
             return None
     return None
+
+
+async def _claim(ctx: Ctx, router: Router, incoming: Incoming) -> bool:
+    """Offer the incoming to the feature that routes its type; True when it was taken."""
+    handler = router.incoming.get(type(incoming))
+    return handler is not None and await handler(ctx, incoming)
 
 
 def _enter(ctx: Ctx, rule: Rule) -> Place | None:

@@ -131,3 +131,197 @@ class NotYourOffer(UserError):
 
 class InvalidTags(UserError):
     msgid = N_("Use at most {count} tags of at most {length} characters each.")
+
+
+class InvalidLinkCode(UserError):
+    msgid = N_(
+        "This code is unknown, expired or already used. Send /link on your other account to "
+        "get a new one."
+    )
+
+
+class TooManyLinkAttempts(UserError):
+    msgid = N_("Too many wrong codes: please try again in an hour.")
+
+
+class LinkCodeIsYours(UserError):
+    msgid = N_(
+        "This code was given to you: enter it from your account on the other platform. "
+        "If you did, your accounts are already linked."
+    )
+
+
+class LinkSamePlatform(UserError):
+    msgid = N_(
+        "Both accounts are on {platform}: you can link accounts of different platforms only."
+    )
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+
+class ContentTooLong(UserError):
+    msgid = N_(
+        "This is too long for {platform}: at most {limit} characters, and the message has "
+        "{length}. Please shorten it."
+    )
+
+
+class PollQuestionTooLong(UserError):
+    msgid = N_("A poll question on {platform} has at most {limit} characters; yours has {length}.")
+
+
+class PollOptionCount(UserError):
+    msgid = N_(
+        "A poll on {platform} needs {low} to {high} options, one per line; you gave {count}."
+    )
+
+
+class PollOptionTooLong(UserError):
+    msgid = N_("The poll option “{option}” is too long for {platform}: at most {limit} characters.")
+
+
+class InvalidSchedule(UserError):
+    msgid = N_("This schedule does not work: {problem}")
+
+
+class UnknownTimezone(UserError):
+    msgid = N_("I don't know the time zone “{zone}”. Use a name such as Africa/Casablanca.")
+
+    def render(self) -> str:
+        text = super().render()
+        if self.params.get("suggestion"):
+            text += " " + _("Did you mean “{suggestion}”?").format(**self.params)
+        return text
+
+
+class InvalidTime(UserError):
+    msgid = N_("Please give a time as HH:MM, e.g. 09:30.")
+
+
+class InvalidDateTime(UserError):
+    msgid = N_("Please give a date and time as YYYY-MM-DD HH:MM, e.g. {example}.")
+
+
+class DateInPast(UserError):
+    msgid = N_("{when} is already past: please give a moment in the future.")
+
+
+class InvalidWeekdays(UserError):
+    msgid = N_("Please give weekdays such as “mon wed fri” (or 1 3 5, Monday being 1).")
+
+
+class InvalidMonthDay(UserError):
+    msgid = N_("Please give a day of the month from 1 to 28, or a weekday such as “first monday”.")
+
+
+class InvalidRunCount(UserError):
+    msgid = N_("Please give an end date (YYYY-MM-DD) or a number of runs from 1 to {high}.")
+
+
+class InvalidDays(UserError):
+    msgid = N_("Please give a number of days from {low} to {high}.")
+
+
+class EmptyAudience(UserError):
+    msgid = N_(
+        "Nobody would receive this campaign: no group and no member matches its audience. "
+        "Nothing was activated."
+    )
+
+
+class UnknownCampaign(UserError):
+    msgid = N_("I don't know a campaign number {ref}. See /campaigns.")
+
+
+class CampaignNotAnswerable(UserError):
+    msgid = N_("This campaign is over or was not sent to you; nothing was recorded.")
+
+
+class CampaignWrongStatus(UserError):
+    msgid = N_("The campaign “{name}” is {status}: that is not possible now.")
+
+
+class CampaignsUnavailable(UserError):
+    msgid = N_("Campaigns are not available: the scheduler is not running. Please try again later.")
+
+
+# --- offer lifecycle and recognition -----------------------------------------------------------
+
+
+class TooManyPendingOffers(UserError):
+    msgid = N_(
+        "You already have {count} offers waiting for an answer, the most at a time. Wait for "
+        "the leaders' answers, or withdraw one in /myoffers."
+    )
+
+
+class TooManyOffersPerHour(UserError):
+    msgid = N_(
+        "You sent {count} offers in the last hour, the most for now. Thank you for your "
+        "energy! Please try again a little later."
+    )
+
+
+class OfferNotDone(UserError):
+    msgid = N_("Only a contribution marked as done can be thanked; this offer is {status}.")
+
+
+class AlreadyThanked(UserError):
+    msgid = N_("Offer no. {offer} was already thanked; nothing was sent again.")
+
+
+class ContributorGone(UserError):
+    msgid = N_("The contributor of offer no. {offer} erased their data: nobody can be thanked.")
+
+
+class NotNamedPublicly(UserError):
+    msgid = N_(
+        "The contributor of offer no. {offer} has not agreed to be named publicly, so I "
+        "will not thank them in the groups."
+    )
+
+
+# --- profiles and privacy ------------------------------------------------------------------------
+
+
+class UnknownLanguage(UserError):
+    msgid = N_(
+        "I don't know the language “{language}”. Use codes such as fr, ar, en, or their names."
+    )
+
+    def render(self) -> str:
+        text = super().render()
+        if self.params.get("suggestion"):
+            text += " " + _("Did you mean “{suggestion}”?").format(**self.params)
+        return text
+
+
+class TooManyLanguages(UserError):
+    msgid = N_("Please give at most {count} languages.")
+
+
+class UnknownCountry(UserError):
+    msgid = N_("I don't know the country “{country}”. Use its name or its code, e.g. FR or MA.")
+
+    def render(self) -> str:
+        text = super().render()
+        if self.params.get("suggestion"):
+            text += " " + _("Did you mean “{suggestion}”?").format(**self.params)
+        return text
+
+
+class InvalidQuietHours(UserError):
+    msgid = N_(
+        "Please give quiet hours as HH:MM-HH:MM, e.g. 22:00-08:00, or “none” for the default."
+    )
+
+
+# --- matching and referrals -----------------------------------------------------------------------
+
+
+class ShareLimit(UserError):
+    msgid = N_(
+        "You asked for {count} share links in the last hour, the most for now. Thank you for "
+        "spreading the word! Please try again a little later."
+    )

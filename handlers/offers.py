@@ -8,7 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from handlers import dialogs, lookup, notify
+from handlers import dialogs, lookup, notify, recognition, referrals, reminders
 from handlers.cards import (
     AVAILABILITY_LABELS,
     KIND_LABELS,
@@ -113,6 +113,7 @@ async def _check_offerable(ctx: Ctx, need: Need, project: Project) -> None:
     existing = await store_offers.pending_offer(ctx.session, need.id, ctx.actor.member_id)
     if existing is not None:
         raise DuplicateOffer(offer=existing.id)
+    await reminders.check_offer_limits(ctx)  # pending offers and offers per hour are bounded
 
 
 async def _offer_parts(ctx: Ctx, offer: Offer) -> tuple[Need, Project]:
@@ -124,8 +125,11 @@ async def _offer_parts(ctx: Ctx, offer: Offer) -> tuple[Need, Project]:
 # --- offering ------------------------------------------------------------------------------
 
 
-async def begin_offer(ctx: Ctx, need_ref: str, source: str = "link") -> None:
-    """Start the offer conversation for a need (deep link, /offer or "I can help")."""
+async def begin_offer(
+    ctx: Ctx, need_ref: str, source: str = "link", referred_by: int | None = None
+) -> None:
+    """Start the offer conversation for a need (deep link, /offer or "I can help");
+    `referred_by` is the member whose shared link brought the actor here."""
     need = await lookup.need(ctx, need_ref)
     project = await ctx.session.get_one(Project, need.project_id)
     await _check_offerable(ctx, need, project)
@@ -139,6 +143,7 @@ async def begin_offer(ctx: Ctx, need_ref: str, source: str = "link") -> None:
             "project_title": project.title,
             "kind": need.kind,
             "source": source,
+            "referred_by": referred_by,
         },
     )
 
@@ -204,15 +209,18 @@ async def _ask_contact(ctx: Ctx, data: Data) -> str:
     ).format(contact=contact or ctx.actor.display_name)
 
 
+def _availability(data: Data) -> str:
+    label = AVAILABILITY_LABELS[data["availability"]]
+    return _(label)
+
+
 def _ask_send(ctx: Ctx, data: Data) -> Rich:
     lines: list[Rich | Span | str] = [
         bold(_("Your offer:")),
         Rich.of(bold(data["project_title"])) + " — " + data["need_title"],
         Rich.of(_("Contribution: ")) + kind_label(data["kind"]),
         Rich.of("« ") + data["message"] + " »",
-        _("Availability: {availability}").format(
-            availability=_(AVAILABILITY_LABELS[data["availability"]])
-        ),
+        _("Availability: {availability}").format(availability=_availability(data)),
     ]
     if _is_funding(data) and data.get("amount"):
         lines.append(
@@ -246,11 +254,16 @@ async def _finish_offer(ctx: Ctx, data: Data) -> None:
         share_contact=data.get("share_contact") == "yes",
         status=PENDING,
         source=str(data.get("source", ""))[:64],
+        referred_by=referrals.credited(data.get("referred_by"), ctx.actor.member_id),
         created_at=ctx.now(),
     )
     ctx.session.add(offer)
     await ctx.session.flush()
     _audit(ctx, "offer.create", offer.id, need=need.id, kind=offer.kind)
+    if offer.source.startswith("campaign:"):  # came through a campaign's link or button
+        from handlers.campaign_responses import credit_offer
+
+        await credit_offer(ctx, offer)
     await _tell_leaders_new(ctx, offer, need, project)
     ctx.reply(
         Rich.join(
@@ -264,6 +277,9 @@ async def _finish_offer(ctx: Ctx, data: Data) -> None:
             ]
         )
     )
+    from handlers.profile import maybe_ask_profile_question
+
+    await maybe_ask_profile_question(ctx)
 
 
 async def _tell_leaders_new(ctx: Ctx, offer: Offer, need: Need, project: Project) -> None:
@@ -297,6 +313,8 @@ def _decision_buttons(offer: Offer) -> tuple[tuple[Button, ...], ...]:
         )
     if offer.status == ACCEPTED:
         return rows(Button("🎉 " + _("Mark done"), "done", (str(offer.id),)))
+    if offer.status == OfferStatus.DONE.value and offer.thanked_at is None:
+        return rows(recognition.thank_button(offer))
     return ()
 
 
@@ -377,6 +395,7 @@ async def cmd_offers(ctx: Ctx, cmd: Command) -> None:
     )
     if not found:
         ctx.reply(_("No offers are waiting for an answer."))
+        await recognition.show_unthanked(ctx, project_ids)
         return
     ctx.reply(bold(_("Offers to answer: {count}").format(count=total)))
     for offer, need, project in found:
@@ -394,6 +413,7 @@ async def cmd_offers(ctx: Ctx, cmd: Command) -> None:
                 "/offers <short name>."
             ).format(shown=len(found))
         )
+    await recognition.show_unthanked(ctx, project_ids)
 
 
 async def _pressed_offer(ctx: Ctx, press: Press) -> Offer:
@@ -494,6 +514,7 @@ async def press_accept(ctx: Ctx, press: Press) -> None:
         return Message(Rich.join(lines))
 
     await _tell_member(ctx, offer, "accepted", build)
+    await referrals.thank_referrer(ctx, offer, need, project)
     lines: list[Rich | Span | str] = [
         _("You accepted offer no. {offer}; I told {name}.").format(
             offer=offer.id, name=await _name_of(ctx, offer.member_id)
@@ -577,7 +598,8 @@ async def press_done(ctx: Ctx, press: Press) -> None:
     ctx.reply(
         _("Offer no. {offer} is marked as done; I thanked {name}.").format(
             offer=offer.id, name=member_name
-        )
+        ),
+        _decision_buttons(offer),  # Thank, personally
     )
 
 

@@ -47,6 +47,12 @@ COMMANDS: dict[str, Rule] = {
     "propose": MEMBER_PRIVATE,
     "language": MEMBER_PRIVATE,
     "cancel": MEMBER,
+    "profile": MEMBER_PRIVATE,
+    "mydata": MEMBER_PRIVATE,
+    "forgetme": MEMBER_PRIVATE,
+    "link": MEMBER_PRIVATE,
+    "mycontributions": MEMBER_PRIVATE,
+    "contributors": MEMBER,  # names only those who agreed to be named
     # project leaders
     "addneed": LEADER_PRIVATE,
     "editneed": LEADER_PRIVATE,
@@ -54,6 +60,7 @@ COMMANDS: dict[str, Rule] = {
     "offers": LEADER_PRIVATE,
     "announce": LEADER_PRIVATE,
     "update": LEADER_PRIVATE,
+    "match": LEADER_PRIVATE,  # who a need of theirs would reach (counts; names by consent)
     # community managers
     "newproject": CM_PRIVATE,
     "publish": CM,
@@ -65,6 +72,9 @@ COMMANDS: dict[str, Rule] = {
     "linkgroup": CM_GROUP,
     "unlinkgroup": CM_GROUP,
     "groups": CM,
+    "campaign": CM_PRIVATE,
+    "campaigns": CM_PRIVATE,
+    "stats": CM_PRIVATE,
 }
 
 ACTIONS: dict[str, Rule] = {
@@ -75,11 +85,35 @@ ACTIONS: dict[str, Rule] = {
     "unf": MEMBER,  # unfollow
     "wd": MEMBER_PRIVATE,  # withdraw my offer (owner checked by the handler)
     "lang": MEMBER_PRIVATE,  # choose a language
+    "pfe": MEMBER_PRIVATE,  # edit a field of my profile
+    "pfc": MEMBER_PRIVATE,  # remove a field of my profile
+    "pfk": MEMBER_PRIVATE,  # toggle a contribution kind I like
     "acc": LEADER_PRIVATE,  # accept an offer
     "dec": LEADER_PRIVATE,  # decline an offer (asks a reason)
     "done": LEADER_PRIVATE,  # mark an offer done
     "pub": CM,  # publish a draft
     "dlg": MEMBER,  # answer a dialog step (the dialog re-checks its own rights)
+    # campaigns: the community manager's buttons
+    "cpause": CM_PRIVATE,
+    "cresume": CM_PRIVATE,
+    "cdelete": CM_PRIVATE,
+    "crun": CM_PRIVATE,
+    "ctest": CM_PRIVATE,
+    "cshow": CM_PRIVATE,
+    # campaigns: what members do with them (ownership checked by the handlers)
+    "cans": MEMBER_PRIVATE,  # answer a campaign's question
+    "co": MEMBER_PRIVATE,  # "I can help" under a campaign: the offer, credited to it
+    "cp": MEMBER,  # "See the project" under a campaign, credited to it
+    "cno": MEMBER,  # "Not now" under a suggestion
+    "fu": MEMBER_PRIVATE,  # follow-up of my accepted offer: done / need help / stop
+    # recognition (the leader of that very project is checked by the handlers)
+    "thank": LEADER_PRIVATE,  # thank the member of a done offer, personally
+    "thankpub": LEADER_PRIVATE,  # then in the project's groups, if they agreed to be named
+    # matching notes and referrals
+    "mhelp": MEMBER_PRIVATE,  # "I can help" under a matching note: the offer, credited to it
+    "nfm": MEMBER_PRIVATE,  # "Not for me" under a matching note
+    "stop": MEMBER_PRIVATE,  # "Stop these" (or turn them back on)
+    "share": MEMBER_PRIVATE,  # my personal link to a need, to forward
 }
 
 RANK = {Role.MEMBER: 0, Role.LEADER: 1, Role.CM: 2, Role.ADMIN: 3}

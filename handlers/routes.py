@@ -6,8 +6,24 @@ has no rule there.
 
 from __future__ import annotations
 
-from handlers import admin, needs, offers, projects, start
-from handlers.core import ActionHandler, Route, Router
+from handlers import (
+    admin,
+    campaign_responses,
+    campaigns,
+    link,
+    matching,
+    needs,
+    offers,
+    privacy,
+    profile,
+    projects,
+    recognition,
+    referrals,
+    start,
+    stats,
+)
+from handlers.chat import Text, Vote
+from handlers.core import ActionHandler, IncomingHandler, Route, Router
 from handlers.i18n import N_, _
 from handlers.permissions import COMMANDS, permits
 from store.models import Role
@@ -32,6 +48,26 @@ COMMAND_ROUTES: dict[str, Route] = {
     "propose": Route(projects.cmd_propose, N_("/propose"), N_("propose a new project")),
     "language": Route(start.cmd_language, N_("/language [fr|en|ar]"), N_("change language")),
     "cancel": Route(start.cmd_cancel, N_("/cancel"), N_("stop the current conversation")),
+    "profile": Route(
+        profile.cmd_profile,
+        N_("/profile [field]"),
+        N_("your profile: skills, languages, consents"),
+    ),
+    "mydata": Route(privacy.cmd_mydata, N_("/mydata"), N_("a file with all your data")),
+    "forgetme": Route(privacy.cmd_forgetme, N_("/forgetme"), N_("erase your data")),
+    "mycontributions": Route(
+        recognition.cmd_mycontributions,
+        N_("/mycontributions"),
+        N_("your contributions and badges"),
+    ),
+    "contributors": Route(
+        recognition.cmd_contributors,
+        N_("/contributors <short name>"),
+        N_("who contributed to a project"),
+    ),
+    "link": Route(
+        link.cmd_link, N_("/link [code]"), N_("link your accounts on Telegram and Discord")
+    ),
     # project leaders
     "addneed": Route(needs.cmd_addneed, N_("/addneed <short name>"), N_("add a need")),
     "editneed": Route(needs.cmd_editneed, N_("/editneed <need no.>"), N_("edit a need")),
@@ -46,6 +82,9 @@ COMMAND_ROUTES: dict[str, Route] = {
     ),
     "update": Route(
         needs.cmd_update, N_("/update <short name>"), N_("send news to followers and contributors")
+    ),
+    "match": Route(
+        matching.cmd_match, N_("/match <need no.>"), N_("who a need would reach, and why")
     ),
     # community managers
     "newproject": Route(projects.cmd_newproject, N_("/newproject"), N_("create a project")),
@@ -70,6 +109,17 @@ COMMAND_ROUTES: dict[str, Route] = {
         admin.cmd_unlinkgroup, N_("/unlinkgroup"), N_("stop announcements in this group")
     ),
     "groups": Route(admin.cmd_groups, N_("/groups"), N_("registered groups")),
+    "campaign": Route(
+        campaigns.cmd_campaign,
+        N_("/campaign [number]"),
+        N_("create a campaign, or see one's results"),
+    ),
+    "campaigns": Route(campaigns.cmd_campaigns, N_("/campaigns"), N_("scheduled campaigns")),
+    "stats": Route(
+        stats.cmd_stats,
+        N_("/stats [7d|30d|90d|1y|all]"),
+        N_("the community's figures and their trend"),
+    ),
 }
 
 ACTION_ROUTES: dict[str, ActionHandler] = {
@@ -84,9 +134,35 @@ ACTION_ROUTES: dict[str, ActionHandler] = {
     "dec": offers.press_decline,
     "done": offers.press_done,
     "lang": start.press_language,
+    "pfe": profile.press_edit,
+    "pfc": profile.press_clear,
+    "pfk": profile.press_kinds,
+    "cpause": campaigns.press_pause,
+    "cresume": campaigns.press_resume,
+    "cdelete": campaigns.press_delete,
+    "crun": campaigns.press_run,
+    "ctest": campaigns.press_test,
+    "cshow": campaigns.press_show,
+    "cans": campaign_responses.press_answer,
+    "co": campaign_responses.press_campaign_offer,
+    "cp": campaign_responses.press_campaign_project,
+    "cno": campaign_responses.press_not_now,
+    "fu": campaign_responses.press_followup,
+    "thank": recognition.press_thank,
+    "thankpub": recognition.press_thank_public,
+    "mhelp": matching.press_match_help,
+    "nfm": matching.press_not_for_me,
+    "stop": matching.press_stop,
+    "share": referrals.press_share,
 }
 
-ROUTER = Router(COMMAND_ROUTES, ACTION_ROUTES)
+# Incoming that is not a command nor a button, claimed before the dialogs see it.
+INCOMING_ROUTES: dict[type, IncomingHandler] = {
+    Text: campaign_responses.on_reply,  # a reply to a campaign's question
+    Vote: campaign_responses.on_vote,  # a vote in a campaign's poll
+}
+
+ROUTER = Router(COMMAND_ROUTES, ACTION_ROUTES, INCOMING_ROUTES)
 
 SECTIONS = (
     (start.SECTION_MEMBER, Role.MEMBER),

@@ -7,22 +7,25 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import update
 
 from handlers import dialogs
+from handlers.campaign_content import split_code
 from handlers.chat import Button, Command, Press, Rich, bold, rows
 from handlers.context import Ctx
 from handlers.errors import Usage
 from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, N_, _, use_language
 from store.models import Member
 
-DeepLink = Callable[[Ctx, str], Awaitable[None]]
+# (ctx, value, campaign code or None): what a `/start <kind>-<value>[-c<code>]` link opens.
+DeepLink = Callable[[Ctx, str, str | None], Awaitable[None]]
 
 
 async def cmd_start(ctx: Ctx, cmd: Command) -> None:
     """Welcome the member, or follow the deep link they came by."""
     payload = cmd.args[0] if cmd.args else ""
     kind, _sep, value = payload.partition("-")
+    value, campaign = split_code(value)
     follow = deep_links().get(kind)
     if follow is not None and value:
-        await follow(ctx, value)
+        await follow(ctx, value, campaign)
         return
     community = ctx.community
     lines: list[Rich | str] = [
@@ -42,9 +45,10 @@ async def cmd_start(ctx: Ctx, cmd: Command) -> None:
         _("/help — everything you can do"),
         "",
         _(
-            "Privacy: I keep your name on this platform, your language, the projects you "
-            "follow and the contributions you offer, only to connect you with projects. "
-            "Nothing personal is shown in groups."
+            "Privacy: I keep your name and accounts, your language, your /profile, the "
+            "projects you follow and the contributions you offer, only to connect you with "
+            "projects. Nothing personal is shown in groups. /mydata sends you all of it; "
+            "/forgetme erases it."
         ),
     ]
     if community.demo:
@@ -58,10 +62,31 @@ async def cmd_start(ctx: Ctx, cmd: Command) -> None:
 
 
 def deep_links() -> dict[str, DeepLink]:
-    """`/start <kind>-<value>` payloads and what they open."""
-    from handlers import offers, projects
+    """`/start <kind>-<value>` payloads and what they open; a `-c<code>` suffix credits a
+    campaign with the click (and with the offer that follows); `offer-<need>-r<member>` is a
+    member's shared link, `offer-<need>-m` a matching note's (see handlers.referrals)."""
+    from handlers import referrals
 
-    return {"offer": offers.begin_offer, "project": projects.show_project}
+    return {"offer": _offer_link, "project": _project_link, "share": referrals.share_link}
+
+
+async def _offer_link(ctx: Ctx, need_ref: str, campaign: str | None) -> None:
+    from handlers import campaign_responses, offers, referrals
+
+    tracked = referrals.parse_link(need_ref) if campaign is None else None
+    if tracked is not None:
+        await referrals.follow_link(ctx, tracked)
+        return
+    source = await campaign_responses.credit_click(ctx, campaign) if campaign else "link"
+    await offers.begin_offer(ctx, need_ref, source=source)
+
+
+async def _project_link(ctx: Ctx, slug: str, campaign: str | None) -> None:
+    from handlers import campaign_responses, projects
+
+    if campaign:
+        await campaign_responses.credit_click(ctx, campaign)
+    await projects.show_project(ctx, slug)
 
 
 async def cmd_help(ctx: Ctx, cmd: Command) -> None:

@@ -17,7 +17,7 @@ ROLE_SETS = {
     "admin": frozenset({"admin", "cm"}),
 }
 
-LEADER_COMMANDS = {"addneed", "editneed", "closeneed", "offers", "announce", "update"}
+LEADER_COMMANDS = {"addneed", "editneed", "closeneed", "offers", "announce", "update", "match"}
 CM_COMMANDS = {
     "newproject",
     "publish",
@@ -29,6 +29,9 @@ CM_COMMANDS = {
     "linkgroup",
     "unlinkgroup",
     "groups",
+    "campaign",
+    "campaigns",
+    "stats",
 }
 
 
