@@ -28,6 +28,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+campaigns_app = typer.Typer(
+    help="Engagement campaigns: list, show, pause, resume, run.", no_args_is_help=True
+)
+app.add_typer(campaigns_app, name="campaigns")
 
 ConfigOption = Annotated[
     Path | None,
@@ -44,8 +48,8 @@ DbOption = Annotated[
 ]
 
 # Kept at WARNING: httpx logs every request URL at INFO, and a Telegram Bot API URL contains
-# the bot token; Alembic narrates every migration step at INFO.
-QUIET_LOGGERS = ("httpx", "httpcore", "alembic")
+# the bot token; Alembic narrates every migration step at INFO, APScheduler every job it adds.
+QUIET_LOGGERS = ("httpx", "httpcore", "alembic", "apscheduler")
 DEMO_DATABASE = "sqlite+aiosqlite:///cds-demo.db"
 
 
@@ -248,6 +252,91 @@ def revision(
         typer.echo("the models and the migrations agree: nothing written")
     else:
         typer.echo(f"wrote {written}: read it, tidy it, and test it up and down")
+
+
+CampaignId = Annotated[int, typer.Argument(help="The campaign's number (see `campaigns list`).")]
+
+
+def _campaign_command(name: str, settings: Settings, *args: Any) -> Any:
+    """Run one `campaigns` command, turning an unknown campaign into one line."""
+    admin = load("bot.campaign_admin")
+    with database_errors(settings):
+        prepare_database(settings)
+        try:
+            return call(getattr(admin, name), settings, *args)
+        except admin.CampaignNotFound as exc:
+            fail(str(exc))
+
+
+@campaigns_app.command("list")
+def campaigns_list(config: ConfigOption = None, db: DbOption = None) -> None:
+    """List the campaigns with their next run."""
+    exit_with(_campaign_command("list_campaigns", settings_from(config, db)))
+
+
+@campaigns_app.command("show")
+def campaigns_show(campaign: CampaignId, config: ConfigOption = None, db: DbOption = None) -> None:
+    """Show a campaign: schedule, next runs, statistics, last runs."""
+    exit_with(_campaign_command("show_campaign", settings_from(config, db), campaign))
+
+
+@campaigns_app.command("pause")
+def campaigns_pause(campaign: CampaignId, config: ConfigOption = None, db: DbOption = None) -> None:
+    """Pause a campaign (a running bot notices within [campaigns] resync_seconds)."""
+    from store.models import CampaignStatus
+
+    settings = settings_from(config, db)
+    typer.echo(_campaign_command("set_status", settings, campaign, CampaignStatus.PAUSED))
+
+
+@campaigns_app.command("resume")
+def campaigns_resume(
+    campaign: CampaignId, config: ConfigOption = None, db: DbOption = None
+) -> None:
+    """Resume a paused campaign from now on (what the pause skipped is not sent late)."""
+    from store.models import CampaignStatus
+
+    settings = settings_from(config, db)
+    typer.echo(_campaign_command("set_status", settings, campaign, CampaignStatus.ACTIVE))
+
+
+@campaigns_app.command("run")
+def campaigns_run(campaign: CampaignId, config: ConfigOption = None, db: DbOption = None) -> None:
+    """Run a campaign now and print what happened (console messages are shown here)."""
+    exit_with(_campaign_command("run_campaign", settings_from(config, db), campaign))
+
+
+@app.command()
+def export(
+    format_: Annotated[
+        str, typer.Option("--format", "-f", help="csv (one file per table) or json (one file).")
+    ],
+    what: Annotated[
+        str, typer.Option("--what", help="Tables, comma-separated: projects,needs,offers,stats.")
+    ] = "projects,needs,offers,stats",
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to write into.", file_okay=False)
+    ] = Path("."),
+    config: ConfigOption = None,
+    db: DbOption = None,
+) -> None:
+    """Export published projects, needs, offers and figures for a showcase or a report.
+
+    Members are named only if they agreed to be (their display name, nothing else)."""
+    exporter = load("bot.export")
+    fmt = format_.lower()
+    try:
+        exporter.parse_tables(what)
+        if fmt not in exporter.FORMATS:
+            raise exporter.ExportError(f"unknown format {format_!r}: choose csv or json")
+    except exporter.ExportError as exc:
+        fail(str(exc), code=2)
+    settings = settings_from(config, db)
+    with database_errors(settings):
+        prepare_database(settings)
+        written = call(exporter.export, settings, fmt=fmt, what=what, out=out)
+    for path in written:
+        typer.echo(str(path))
 
 
 def main() -> None:

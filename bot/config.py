@@ -190,6 +190,33 @@ class OutboxSettings(_Section):
     poll_seconds: float = Field(default=2.0, gt=0, le=3600)
 
 
+class CampaignSettings(_Section):
+    grace_minutes: float = Field(default=60.0, ge=0, le=60 * 24 * 7)
+    cap_messages: int = Field(default=2, ge=0, le=1000)
+    cap_days: int = Field(default=7, ge=1, le=365)
+    quiet_hours: str = "22:00-08:00"
+    digest_soon_days: int = Field(default=7, ge=1, le=90)
+    progress_seconds: float = Field(default=5.0, gt=0, le=3600)
+    resync_seconds: float = Field(default=60.0, gt=0, le=3600)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError("must be like '22:00-08:00' (HH:MM-HH:MM, may run over midnight)")
+        return value.strip()
+
+
+class MatchingSettings(_Section):
+    notes_max: int = Field(default=200, ge=0, le=100_000)
+
+
+class OfferSettings(_Section):
+    answer_within_days: int = Field(default=3, ge=1, le=60)
+    max_pending_per_member: int = Field(default=5, ge=1, le=1000)
+    max_offers_per_hour: int = Field(default=5, ge=1, le=1000)
+
+
 class TelegramSettings(_Section):
     token: SecretStr | None = None
     mode: Literal["polling", "webhook"] = "polling"
@@ -294,6 +321,9 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
+    offers: OfferSettings = Field(default_factory=OfferSettings)
+    matching: MatchingSettings = Field(default_factory=MatchingSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
 
@@ -411,4 +441,11 @@ def community_from(settings: Settings, *, demo: bool = False) -> Community:
         community_managers=frozenset(settings.access.community_managers),
         dialog_timeout=timedelta(hours=community.dialog_timeout_hours),
         demo=demo,
+        offer_answer_days=settings.offers.answer_within_days,
+        offer_max_pending=settings.offers.max_pending_per_member,
+        offer_max_per_hour=settings.offers.max_offers_per_hour,
+        cap_messages=settings.campaigns.cap_messages,
+        cap_days=settings.campaigns.cap_days,
+        quiet_hours=settings.campaigns.quiet_hours,
+        match_notes_max=settings.matching.notes_max,
     )

@@ -4,6 +4,10 @@ group, written through the catalogue importer so that demo data and imports shar
 Personas (console identities): alice is the community manager (by configuration: the console
 passes `community_managers={"console:alice"}`), hassan leads the argan cooperative, yasmine is
 a member who proposed the eco-tourism trail (still a draft).
+
+Campaigns, all posted in the demo group: a project spotlight on Mondays and Thursdays at
+18:00, a digest of new needs on Fridays at 09:00, and a poll two days after the first start
+at 19:00. `/clock +3d` in the console moves the bot's clock forward to watch them fire.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.importer import apply_catalogue, catalogue_from_data
 from store import members, projects
-from store.models import AuditEntry, Chat, Member, MemberIdentity
+from store.models import AuditEntry, Campaign, Chat, Member, MemberIdentity
 from store.uow import UnitOfWork
 
 PERSONAS = (("alice", "Alice"), ("hassan", "Hassan"), ("yasmine", "Yasmine"))
@@ -182,7 +186,80 @@ async def _group(session: AsyncSession, now: datetime) -> None:
     found.active = True
 
 
-async def seed_demo(sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
+def demo_campaigns(now: datetime, timezone: str) -> list[dict[str, Any]]:
+    """The demo campaigns (codes are fixed, so that seeding again adds nothing)."""
+    audience = {"groups": [DEMO_GROUP], "members": "none"}
+    poll_day = (now + timedelta(days=2)).date()
+    return [
+        {
+            "code": "DEMOSPOT",
+            "name": "[DEMO] Projet de la semaine",
+            "kind": "spotlight",
+            "content": {
+                "fr": "Un projet du Souss-Massa à découvrir cette semaine :",
+                "en": "A Souss-Massa project to discover this week:",
+                "ar": "مشروع من سوس ماسة نكتشفه هذا الأسبوع:",
+            },
+            "audience": audience,
+            "schedule": {"type": "weekly", "time": "18:00", "weekdays": [0, 3]},
+        },
+        {
+            "code": "DEMODIGE",
+            "name": "[DEMO] Les besoins de la semaine",
+            "kind": "digest",
+            "content": {
+                "fr": "Les nouveaux besoins et ceux dont l'échéance approche :",
+                "en": "New needs, and those whose deadline is near:",
+            },
+            "audience": audience,
+            "schedule": {"type": "weekly", "time": "09:00", "weekdays": [4]},
+        },
+        {
+            "code": "DEMOPOLL",
+            "name": "[DEMO] Sondage : quel thème ?",
+            "kind": "poll",
+            "content": {
+                "fr": "Quel thème voulez-vous voir plus souvent ?",
+                "en": "Which theme would you like to see more often?",
+            },
+            "options": {
+                "options": {
+                    "fr": ["Eau et agriculture", "Éducation", "Tourisme solidaire"],
+                    "en": ["Water and farming", "Education", "Community tourism"],
+                }
+            },
+            "audience": audience,
+            "schedule": {"type": "once", "at": f"{poll_day.isoformat()}T19:00"},
+            "max_runs": 1,
+        },
+    ]
+
+
+async def _campaigns(session: AsyncSession, now: datetime, timezone: str) -> int:
+    """The demo campaigns that are missing (a campaign the visitor paused stays so)."""
+    alice = await members.identity(session, "console", "alice")
+    created = 0
+    for values in demo_campaigns(now, timezone):
+        if await session.scalar(select(Campaign.id).where(Campaign.code == values["code"])):
+            continue
+        session.add(
+            Campaign(
+                **values,
+                timezone=timezone,
+                created_by=alice.member_id if alice is not None else None,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        created += 1
+    return created
+
+
+async def seed_demo(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    timezone: str = "Africa/Casablanca",
+) -> None:
     """Create the demo community, or what is missing of it; running it again changes nothing."""
     rows = catalogue_from_data(demo_catalogue(now.date()), now.date())
     async with UnitOfWork(sessions) as uow:
@@ -193,8 +270,8 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], now: datetime) -
         # Only what is missing: a demo project the visitor published or archived stays so.
         missing = [row for row in rows if await projects.by_slug(session, row.slug) is None]
         summary = await apply_catalogue(session, missing, now)
-        if summary.projects_created or summary.needs_created:
-            session.add(
-                AuditEntry(at=now, action="demo.seed", subject="demo", details=asdict(summary))
-            )
+        campaigns = await _campaigns(session, now, timezone)
+        if summary.projects_created or summary.needs_created or campaigns:
+            details = {**asdict(summary), "campaigns_created": campaigns}
+            session.add(AuditEntry(at=now, action="demo.seed", subject="demo", details=details))
         await uow.commit()

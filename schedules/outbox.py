@@ -200,7 +200,7 @@ class Dispatcher:
 
     async def _claim(self, delivery_id: int) -> Claim | None:
         async with self.sessions() as session, session.begin():
-            return await outbox.claim(session, delivery_id)
+            return await outbox.claim(session, delivery_id, self.clock.now())
 
     async def _report_missing_messengers(self) -> None:
         unreported = {p.value for p in Platform} - set(self.platforms) - self._reported_missing

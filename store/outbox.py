@@ -110,19 +110,20 @@ class PrivateAddress:
     language_code: str | None
 
 
-def _waits_behind_an_earlier_row(now: datetime | None) -> ColumnElement[bool]:
-    """True when an earlier row of the same target is still undecided: being sent, or (with
-    `now`) waiting for a retry, or (without `now`) pending at all. A chat's messages go out in
-    the order they were queued, so such a row must wait its turn."""
+def _waits_behind_an_earlier_row(now: datetime, *, due_too: bool) -> ColumnElement[bool]:
+    """True when an earlier row of the same target is still undecided: being sent, waiting
+    for a retry, or (`due_too`) due and not sent yet. A chat's messages go out in the order
+    they were queued, so such a row must wait its turn. A row deliberately postponed and
+    never tried (a campaign message waiting for the end of the member's quiet hours) holds
+    nothing back: the answer to the member's own offer must not wait for the morning."""
     earlier = aliased(Delivery)
-    undecided: ColumnElement[bool]
-    if now is None:
-        undecided = earlier.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value])
-    else:
-        undecided = or_(
-            earlier.status == DeliveryStatus.SENDING.value,
-            and_(earlier.status == DeliveryStatus.PENDING.value, earlier.not_before > now),
-        )
+    pending = earlier.status == DeliveryStatus.PENDING.value
+    undecided = or_(
+        earlier.status == DeliveryStatus.SENDING.value,
+        and_(pending, earlier.not_before > now, earlier.attempts > 0),
+    )
+    if due_too:
+        undecided = or_(undecided, and_(pending, earlier.not_before <= now))
     return exists().where(earlier.target == Delivery.target, earlier.id < Delivery.id, undecided)
 
 
@@ -139,7 +140,7 @@ async def due(
             Delivery.platform == platform,
             Delivery.not_before <= now,
             Delivery.id > after_id,
-            ~_waits_behind_an_earlier_row(now),
+            ~_waits_behind_an_earlier_row(now, due_too=False),
         )
         .order_by(Delivery.id)
         .limit(limit)
@@ -147,7 +148,7 @@ async def due(
     return [(delivery_id, target) for delivery_id, target in rows]
 
 
-async def claim(session: AsyncSession, delivery_id: int) -> Claim | None:
+async def claim(session: AsyncSession, delivery_id: int, now: datetime) -> Claim | None:
     """Mark a pending row `sending` with one more attempt; None when another worker holds or
     took it, or when an earlier row of the same target is still undecided. Commit before
     sending: the claim is what keeps a row from ever being sent twice."""
@@ -165,7 +166,7 @@ async def claim(session: AsyncSession, delivery_id: int) -> Claim | None:
         .where(
             Delivery.id == delivery_id,
             Delivery.status == DeliveryStatus.PENDING.value,
-            ~_waits_behind_an_earlier_row(None),
+            ~_waits_behind_an_earlier_row(now, due_too=True),
         )
         .values(status=DeliveryStatus.SENDING.value, attempts=Delivery.attempts + 1)
         .returning(

@@ -35,10 +35,13 @@ logger = logging.getLogger(__name__)
 
 Handle = Callable[[Event], Awaitable[list[Outgoing]]]
 Drain = Callable[[], Awaitable[int]]
+# `/clock` (show the bot's time) and `/clock +3d` (move it forward): given by the app.
+ClockControl = Callable[[str], Awaitable[str]]
 NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
 CONSOLE_HELP = (
     "console: /as NAME to be someone else, /in GROUP to enter a group (/in private to leave), "
-    "a number to press a button, /press PAYLOAD to send a raw button, /quit to leave"
+    "a number to press a button, /press PAYLOAD to send a raw button, /clock +3d to move the "
+    "bot's clock forward (campaigns fire), /quit to leave"
 )
 
 
@@ -46,12 +49,23 @@ class Console:
     """One terminal session: who you are, where you are; events go to `handle`, and
     `drain` sends (prints) what they queued in the outbox."""
 
-    def __init__(self, handle: Handle, drain: Drain, screen: Screen, persona: str) -> None:
+    def __init__(
+        self,
+        handle: Handle,
+        drain: Drain,
+        screen: Screen,
+        persona: str,
+        *,
+        clock: ClockControl | None = None,
+    ) -> None:
         self.handle = handle
         self.drain = drain
         self.screen = screen
         self.persona = persona
+        self.clock = clock
         self.group: str | None = None
+        self._busy = False
+        self._background: set[asyncio.Task[None]] = set()
         self._sync_view()
 
     # --- who and where -----------------------------------------------------------------------
@@ -130,6 +144,9 @@ class Console:
             if name == "press":
                 await self._press_payload(rest.strip())
                 return True
+            if name == "clock" and self.clock is not None:
+                await self._clock(rest)
+                return True
             await self.send(Command(name, tuple(rest.split())))
             return True
         if stripped.isdigit():
@@ -189,17 +206,39 @@ class Console:
         """One event from the current persona; print the answers, then the deliveries."""
         place = place or self.place
         self.screen.new_batch()
-        answers = await self.handle(Event(self.identity, place, incoming))
-        here = Target(Platform.CONSOLE, place.chat_id, place.private)
-        for out in answers:
-            self._show(out, here)
-        await self.flush_outbox()
+        self._busy = True
+        try:
+            answers = await self.handle(Event(self.identity, place, incoming))
+            here = Target(Platform.CONSOLE, place.chat_id, place.private)
+            for out in answers:
+                self._show(out, here)
+            await self.flush_outbox()
+        finally:
+            self._busy = False
 
     def _show(self, out: Outgoing, here: Target) -> None:
         if isinstance(out, Edit):
             self.screen.show(out.ref.target, out, edited=out.ref.message_id)
             return
         self.screen.show(out.to or here, out)
+
+    async def _clock(self, argument: str) -> None:
+        self.screen.new_batch()
+        self._busy = True
+        try:
+            self.screen.note(await self.clock(argument) if self.clock else "")
+            await self.flush_outbox()
+        finally:
+            self._busy = False
+
+    def flush_soon(self) -> None:
+        """Something was queued outside any input (a campaign's timer): show it now, unless
+        an input is being handled (its own flush will show it)."""
+        if self._busy:
+            return
+        task = asyncio.get_running_loop().create_task(self.flush_outbox())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def flush_outbox(self) -> None:
         try:
