@@ -12,25 +12,31 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib
+import inspect
 import logging
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings, community_from
 from bot.console import CONSOLE_HELP, NAME, Console, ConsoleMessenger, Screen
-from handlers import core
-from handlers.chat import Clock, Event, Messenger, Outgoing, Platform
+from handlers import core, groups, suggest
+from handlers.chat import ChatChange, Clock, Event, Identity, Messenger, Outgoing, Place, Platform
 from handlers.context import Community, Services, SystemClock
 from handlers.core import Router
+from schedules.engine import CampaignEngine, EngineSettings
 from schedules.outbox import Dispatcher
+from schedules.plans import Respect
+from schedules.reminders import remind_overdue, run_reminders
 from store.db import create_engine, session_factory
-from store.models import Delivery, DeliveryStatus
+from store.models import Delivery, DeliveryStatus, MemberIdentity
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +63,7 @@ class App:
         router: Router,
         dispatcher: Dispatcher,
         wake: asyncio.Event,
+        campaigns: CampaignEngine | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -66,6 +73,8 @@ class App:
         self.dispatcher = dispatcher
         # Set whenever an event queued deliveries, so the dispatcher sends them at once.
         self.wake = wake
+        # The campaign scheduler (`services.scheduler`); started by `run` and `run_console`.
+        self.campaigns = campaigns
 
     @property
     def community(self) -> Community:
@@ -74,6 +83,27 @@ class App:
     async def handle(self, event: Event) -> list[Outgoing]:
         """One event through the core: what to answer where it happened."""
         return await core.handle(self.services, self.router, event)
+
+    async def chat_changed(self, place: Place, change: ChatChange) -> None:
+        """The bot was added to or removed from a group, or the group got a new id."""
+        await groups.chat_changed(self.services, place, change)
+
+    async def suggest(self, identity: Identity, kind: str, typed: str) -> list[tuple[str, str]]:
+        """Projects or needs matching what a member has typed so far (autocomplete)."""
+        return await suggest.suggest(self.services, identity, kind, typed)
+
+    async def mark_unreachable(self, identity: Identity) -> None:
+        """The platform refused a private message to `identity` (never started, blocked):
+        remember it until they write again, so that what waits for them is held for them."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(MemberIdentity)
+                .where(
+                    MemberIdentity.platform == identity.platform.value,
+                    MemberIdentity.external_id == identity.user_id,
+                )
+                .values(unreachable=True)
+            )
 
     async def aclose(self) -> None:
         await self.engine.dispose()
@@ -88,6 +118,22 @@ class App:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def engine_settings(settings: Settings) -> EngineSettings:
+    """The campaign engine's settings from the `[campaigns]` section."""
+    section = settings.campaigns
+    return EngineSettings(
+        grace=timedelta(minutes=section.grace_minutes),
+        respect=Respect(
+            cap_messages=section.cap_messages,
+            cap_days=section.cap_days,
+            quiet_hours=section.quiet_hours,
+            digest_soon_days=section.digest_soon_days,
+        ),
+        progress_seconds=section.progress_seconds,
+        resync_seconds=section.resync_seconds,
+    )
 
 
 async def build_app(
@@ -114,7 +160,19 @@ async def build_app(
         clock=clock,
         on_outbox=outbox_written,
     )
-    dispatcher = Dispatcher(sessions, messengers, clock, batch_size=settings.outbox.batch_size)
+    dispatcher = Dispatcher(
+        sessions,
+        messengers,
+        clock,
+        batch_size=settings.outbox.batch_size,
+        # Told when the bot may not post in a chat (with the members granted the cm role).
+        community_managers=services.community.community_managers | services.community.admins,
+        default_language=services.community.default_language,
+    )
+    campaigns = CampaignEngine(
+        sessions, services.community, clock, engine_settings(settings), on_outbox=outbox_written
+    )
+    services.scheduler = campaigns
     return App(
         settings=settings,
         engine=engine,
@@ -123,6 +181,7 @@ async def build_app(
         router=ROUTER,
         dispatcher=dispatcher,
         wake=wake,
+        campaigns=campaigns,
     )
 
 
@@ -146,6 +205,21 @@ class PlatformAdapter(Protocol):
     async def start(self, handle: Handle) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+def bind_adapter(app: App, adapter: PlatformAdapter) -> None:
+    """Give an adapter the core's entry points for what is not a member's event, those its
+    `bind` takes (`bind(chat_changed=..., mark_unreachable=..., suggest=...)`)."""
+    bind = getattr(adapter, "bind", None)
+    if bind is None:
+        return
+    ports: dict[str, Callable[..., Awaitable[Any]]] = {
+        "chat_changed": app.chat_changed,
+        "mark_unreachable": app.mark_unreachable,
+        "suggest": app.suggest,
+    }
+    accepted = inspect.signature(bind).parameters
+    bind(**{name: port for name, port in ports.items() if name in accepted})
 
 
 def enabled_platforms(settings: Settings) -> list[Platform]:
@@ -199,13 +273,19 @@ async def run(settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
     async with app:
         await app.dispatcher.recover()
+        campaigns = app.campaigns
+        if campaigns is not None:
+            await campaigns.start()
         started: list[PlatformAdapter] = []
         dispatcher = asyncio.create_task(
             app.dispatcher.run(stop, app.wake, settings.outbox.poll_seconds),
             name="outbox-dispatcher",
         )
+        # Offers waiting for an answer: remind the leaders, tell the CMs, release (once each).
+        reminders = asyncio.create_task(run_reminders(app.services, stop), name="offer-reminders")
         try:
             for adapter in adapters:
+                bind_adapter(app, adapter)
                 await adapter.start(app.handle)
                 started.append(adapter)
                 logger.info("%s adapter started", adapter.platform.value)
@@ -217,6 +297,9 @@ async def run(settings: Settings) -> int:
                     await adapter.stop()
                 except Exception:
                     logger.exception("the %s adapter failed to stop", adapter.platform.value)
+            if campaigns is not None:
+                await campaigns.stop()
+            await reminders
             await dispatcher
     return 0
 
@@ -247,7 +330,10 @@ async def run_console(
             community_managers=community.community_managers | {f"console:{DEMO_PERSONA}"},
         )
     messenger = ConsoleMessenger(screen)
-    app = await build_app(settings, messengers={Platform.CONSOLE: messenger}, community=community)
+    clock = ConsoleClock()
+    app = await build_app(
+        settings, messengers={Platform.CONSOLE: messenger}, community=community, clock=clock
+    )
     async with app:
         messenger.last_id = await _last_console_message_id(app)
         if demo:
@@ -257,14 +343,88 @@ async def run_console(
             )
             from bot.demo import seed_demo
 
-            await seed_demo(app.sessions, app.services.now())
+            await seed_demo(app.sessions, app.services.now(), community.timezone)
         else:
             screen.write(f"{community.name}: console, talking to the bot as {persona}.")
         screen.note(CONSOLE_HELP)
-        console = Console(app.handle, app.dispatcher.drain, screen, persona)
+        console = Console(
+            app.handle, app.dispatcher.drain, screen, persona, clock=clock_control(app, clock)
+        )
         await app.dispatcher.recover()
-        await console.flush_outbox()
-        return await console.loop(stdin)
+        campaigns = app.campaigns
+        if campaigns is not None:
+            # A campaign firing on its own timer is shown when the console is idle.
+            campaigns.on_outbox = console.flush_soon
+            await campaigns.start()
+        try:
+            await console.flush_outbox()
+            return await console.loop(stdin)
+        finally:
+            if campaigns is not None:
+                await campaigns.stop()
+
+
+class ConsoleClock:
+    """The console's clock: the system's, moved forward by `/clock +3d` to watch campaigns
+    fire (what the bot does at that time, it does as the clock passes it)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+JUMP = re.compile(r"\+\s*(\d{1,4})\s*([dhm])")
+JUMP_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_jump(text: str) -> timedelta | None:
+    """ "+3d", "+2h", "+30m" (several may follow each other: "+1d +2h")."""
+    text = text.strip()
+    if not text:
+        return None
+    total = timedelta(0)
+    position = 0
+    for match in JUMP.finditer(text):
+        if text[position : match.start()].strip():
+            return None
+        total += timedelta(**{JUMP_UNITS[match.group(2)]: int(match.group(1))})
+        position = match.end()
+    if text[position:].strip() or total <= timedelta(0):
+        return None
+    return total
+
+
+def clock_control(app: App, clock: ConsoleClock) -> Callable[[str], Awaitable[str]]:
+    """What `/clock` does in the console: show the bot's time, or move it forward and fire
+    the campaigns that became due."""
+    tz = app.community.tz
+
+    def shown(at: datetime) -> str:
+        return at.astimezone(tz).strftime(f"%a %Y-%m-%d %H:%M ({app.community.timezone})")
+
+    async def control(argument: str) -> str:
+        if not argument.strip():
+            return f"the bot's clock: {shown(clock.now())}"
+        jump = parse_jump(argument)
+        if jump is None:
+            return "usage: /clock, or /clock +3d, +2h, +30m to move the bot's clock forward"
+        before = clock.now()
+        clock.advance(jump)
+        fired = 0
+        if app.campaigns is not None:
+            fired = await app.campaigns.clock_moved(before)
+        runs = f"{fired} campaign run(s) fired" if fired else "no campaign was due"
+        reminded = await remind_overdue(app.services)  # offers left unanswered meanwhile
+        if reminded:
+            runs += f"; {reminded} offer reminder stage(s) applied"
+        return f"the bot's clock: {shown(clock.now())}; {runs}"
+
+    return control
 
 
 async def _last_console_message_id(app: App) -> int:

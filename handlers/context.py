@@ -24,6 +24,17 @@ class Community:
     community_managers: frozenset[str] = frozenset()
     dialog_timeout: timedelta = timedelta(hours=24)
     demo: bool = False
+    # [offers]: leaders answer an offer within this many days (see handlers.reminders); a
+    # member has at most this many pending offers, and sends at most this many per hour.
+    offer_answer_days: int = 3
+    offer_max_pending: int = 5
+    offer_max_per_hour: int = 5
+    # [campaigns]: engagement messages (campaigns, matching notes) per member over a window,
+    # and the default quiet hours; [matching]: personal notes per announced need, at most.
+    cap_messages: int = 2
+    cap_days: int = 7
+    quiet_hours: str = "22:00-08:00"
+    match_notes_max: int = 200
 
     @property
     def tz(self) -> ZoneInfo:
