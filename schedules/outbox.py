@@ -25,10 +25,12 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers.cards import need_card
 from handlers.chat import (
     Clock,
     Edit,
     Message,
+    MessageRef,
     Messenger,
     NotPermitted,
     OutcomeUnknown,
@@ -57,7 +59,15 @@ from schedules.pacing import (
     run_together,
 )
 from store import outbox
-from store.models import Announcement, Delivery, DeliveryStatus, MemberIdentity
+from store.models import (
+    Announcement,
+    Delivery,
+    DeliveryStatus,
+    MemberIdentity,
+    Need,
+    NeedStatus,
+    Project,
+)
 from store.outbox import Claim
 
 logger = logging.getLogger(__name__)
@@ -279,11 +289,34 @@ class Dispatcher:
                 )
             )
             if message_id is not None:
-                await session.execute(
-                    update(Announcement)
-                    .where(Announcement.delivery_id == claimed.id)
-                    .values(message_id=message_id)
-                )
+                await self._record_announcement(session, claimed, message_id)
+
+    async def _record_announcement(
+        self, session: AsyncSession, claimed: Claim, message_id: str
+    ) -> None:
+        """Keep the id of a need card; if the need closed while the card was on its way
+        (too late for the closing to edit it), queue the edit now."""
+        announcement = await session.scalar(
+            select(Announcement).where(Announcement.delivery_id == claimed.id)
+        )
+        if announcement is None:
+            return
+        announcement.message_id = message_id
+        need = await session.get(Need, announcement.need_id)
+        if need is None or need.status == NeedStatus.OPEN.value:
+            return
+        project = await session.get_one(Project, need.project_id)
+        with use_language(self.default_language):
+            card = need_card(need, project)
+        ref = MessageRef(Target.parse(claimed.target), message_id)
+        await outbox.enqueue(
+            session,
+            purpose=f"need:{need.id}:closed",
+            target=claimed.target,
+            platform=claimed.platform,
+            payload=dump(Edit(ref, card)),
+            now=self.clock.now(),
+        )
 
     async def _record_retry(self, claimed: Claim, exc: RetryLater) -> Outcome:
         if claimed.attempts >= self.max_attempts:

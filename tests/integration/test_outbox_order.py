@@ -50,3 +50,57 @@ async def test_postponed_campaign_message_does_not_block_an_answer(tmp_path: Pat
     await dispatcher.drain()
     assert recorder.sent == ["your offer was accepted", "good morning"]
     await h.close()
+
+
+async def test_a_card_sent_after_its_need_closed_is_edited(tmp_path: Path) -> None:
+    """The need closed while its card was in flight: the closing could not edit it, so the
+    dispatcher queues the edit as soon as the card's message id is known."""
+    from sqlalchemy import select
+
+    from store.models import Announcement, Chat, Need, NeedStatus, Project
+
+    h = await Harness.create(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    now = h.clock.now()
+    async with h.services.sessions() as session, session.begin():
+        project = Project(
+            slug="argan", title="Argan", status="open", created_at=now, updated_at=now
+        )
+        session.add(project)
+        await session.flush()
+        need = Need(project_id=project.id, kind="skills", title="Website", created_at=now)
+        chat = Chat(platform="console", external_id="souss", registered=True, created_at=now)
+        session.add_all([need, chat])
+        await session.flush()
+        delivery_id = await outbox.enqueue(
+            session,
+            purpose=f"announce:need:{need.id}",
+            target="console:chat:souss",
+            platform="console",
+            payload=dump(Message(Rich.of("card"))),
+            now=now,
+        )
+        session.add(
+            Announcement(need_id=need.id, chat_id=chat.id, delivery_id=delivery_id, created_at=now)
+        )
+        need.status = NeedStatus.FULFILLED.value  # closed while the card waits to be sent
+
+    class Editing(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.edits: list[tuple[str, str]] = []
+
+        async def edit(self, ref: MessageRef, message: Message) -> None:
+            self.edits.append((ref.message_id, message.text.plain))
+
+    messenger = Editing()
+    dispatcher = Dispatcher(
+        h.services.sessions, {Platform.CONSOLE: messenger}, h.clock, default_language="en"
+    )
+    await dispatcher.drain()
+    await dispatcher.drain()
+    assert messenger.sent == ["card"]
+    [(message_id, text)] = messenger.edits
+    assert message_id == "1" and "Website" in text and "fulfilled" in text
+    async with h.services.sessions() as session:
+        assert await session.scalar(select(Announcement.message_id)) == "1"
+    await h.close()
