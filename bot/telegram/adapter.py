@@ -34,6 +34,7 @@ from telegram.ext import (
     ChatMemberHandler,
     ContextTypes,
     MessageHandler,
+    PollAnswerHandler,
     filters,
 )
 
@@ -70,6 +71,7 @@ from handlers.chat import (
     Platform,
     Rich,
     Text,
+    Vote,
 )
 from handlers.errors import StaleButton
 from handlers.i18n import _, negotiate, use_language
@@ -80,7 +82,7 @@ Handle = Callable[[Event], Awaitable[list[Outgoing]]]
 MarkUnreachable = Callable[[Identity], Awaitable[None]]
 TgApplication = Application[Any, Any, Any, Any, Any, Any]
 
-ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
+ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member", "poll_answer")
 TOKEN_LOGGERS = ("httpx", "httpcore")
 CALLBACK_TEXT_LIMIT = 200
 REFUSAL_MARK = "⚠️"
@@ -223,6 +225,7 @@ class TelegramAdapter:
         add(MessageHandler(new & filters.TEXT & ~filters.COMMAND, self._on_text))
         add(CallbackQueryHandler(self._on_press))
         add(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        add(PollAnswerHandler(self._on_vote))
         self.application.add_error_handler(self._on_error)
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -243,12 +246,28 @@ class TelegramAdapter:
             return
         if message.sender_chat is not None:
             return
+        reply_to: str | None = None
         if message.chat.type != ChatType.PRIVATE:
             replied = message.reply_to_message
             author = replied.from_user if replied is not None else None
-            if author is None or author.id != self.application.bot.id:
+            if replied is None or author is None or author.id != self.application.bot.id:
                 return  # group chatter: not for the bot
-        await self._event(message.from_user, message.chat, Text(message.text), message)
+            reply_to = str(replied.message_id)
+        text = Text(message.text, reply_to=reply_to)
+        await self._event(message.from_user, message.chat, text, message)
+
+    async def _on_vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A vote on one of the bot's (non-anonymous) polls: answered by nobody, recorded."""
+        answer = update.poll_answer
+        if answer is None or answer.user is None:
+            return
+        vote = Vote(answer.poll_id, tuple(answer.option_ids))
+        # Telegram does not say in which chat the poll was: the vote is recorded silently,
+        # and nothing is said to the voter (the poll itself shows their choice).
+        where = Place(Platform.TELEGRAM, str(answer.user.id), private=False)
+        if self._handle is not None:
+            async with self._core:
+                await self._handle(Event(identity_of(answer.user), where, vote))
 
     async def _on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query

@@ -50,6 +50,7 @@ from handlers.chat import (
     Rich,
     SendFailed,
     SendRates,
+    Sent,
     Target,
     Unreachable,
 )
@@ -107,8 +108,9 @@ class Sender:
         *,
         private: bool,
         reply_to: int | None = None,
-    ) -> str | None:
-        """Send `out`; returns the id of the message that carries its buttons."""
+    ) -> str | Sent | None:
+        """Send `out`; returns the id of the message that carries its buttons (with the poll's
+        id for a poll)."""
         match out:
             case Message():
                 return await self._text(chat_id, out, private=private, reply_to=reply_to)
@@ -120,8 +122,12 @@ class Sender:
                         render.clip(option, render.POLL_OPTION_LIMIT)
                         for option in out.options[: render.POLL_OPTIONS_MAX]
                     ],
+                    # Telegram reports votes (poll_answer) only for polls that are not
+                    # anonymous, and by poll id: keep it beside the message id.
+                    is_anonymous=False,
                 )
-                return str(sent.message_id)
+                poll = sent.poll
+                return Sent(str(sent.message_id), poll.id if poll is not None else None)
             case Image():
                 caption, rest = _caption(out.caption)
                 sent = await self.bot.send_photo(
@@ -247,7 +253,7 @@ class TelegramMessenger:
         self.stopped = False
         self.chat_changed: ChatChanged | None = None
 
-    async def send(self, target: Target, message: Outgoing) -> str | None:
+    async def send(self, target: Target, message: Outgoing) -> str | Sent | None:
         await self._wait_ready()
         chat_id = chat_id_of(target.chat_id)
         try:
