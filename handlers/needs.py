@@ -8,7 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from handlers import dialogs, lookup, notify
+from handlers import dialogs, lookup, matching, notify, recognition
 from handlers.cards import (
     KIND_LABELS,
     NEED_STATUS_LABELS,
@@ -499,10 +499,13 @@ async def cmd_closeneed(ctx: Ctx, cmd: Command) -> None:
     await ctx.session.refresh(need)
     edited = await refresh_announcements(ctx, need, project, f"need:{need.id}:closed")
     pending = await store_offers.on_need(ctx.session, need.id, (OfferStatus.PENDING.value,))
+    thanked = 0
     if status is NeedStatus.CANCELLED:
         told = await _decline_for_cancelled_need(ctx, need, project, pending)
     else:
         told = await _tell_need_fulfilled(ctx, need, project, pending)
+        # Every contributor hears what their contribution made possible.
+        thanked = await recognition.thank_need_contributors(ctx, need, project)
     audit(
         ctx,
         "need.close",
@@ -511,6 +514,7 @@ async def cmd_closeneed(ctx: Ctx, cmd: Command) -> None:
         announcements=edited,
         pending_offers=[offer.id for offer in pending],
         offers_declined=status is NeedStatus.CANCELLED,
+        contributors_thanked=thanked,
     )
     lines: list[Rich | Span | str] = [
         bold(
@@ -522,6 +526,12 @@ async def cmd_closeneed(ctx: Ctx, cmd: Command) -> None:
     ]
     if edited:
         lines.append(_("Its announcements in {count} groups will be updated.").format(count=edited))
+    if thanked:
+        lines.append(
+            _("I told its {count} contributors what their help made possible.").format(
+                count=thanked
+            )
+        )
     if pending and status is NeedStatus.CANCELLED:
         lines.append(
             _("{count} pending offers were declined; I told the members.").format(count=told)
@@ -623,6 +633,8 @@ async def cmd_announce(ctx: Ctx, cmd: Command) -> None:
                 "register groups with /linkgroup."
             )
         )
+        # Members whose profile fits still hear of it, personally.
+        ctx.reply(matching.report_text(await matching.notify_matches(ctx, need, project)))
         return
     already = await store_needs.announced_chat_ids(ctx.session, need.id)
     purpose = f"announce:need:{need.id}"
@@ -645,9 +657,15 @@ async def cmd_announce(ctx: Ctx, cmd: Command) -> None:
     await ctx.session.flush()
     if posted:
         audit(ctx, "need.announce", f"need:{need.id}", chats=posted, already=skipped)
+    matched = await matching.notify_matches(ctx, need, project)
     ctx.reply(
-        _("Announced in {count} groups ({already} already had it).").format(
-            count=len(posted), already=skipped
+        Rich.join(
+            [
+                _("Announced in {count} groups ({already} already had it).").format(
+                    count=len(posted), already=skipped
+                ),
+                matching.report_text(matched),
+            ]
         )
     )
 

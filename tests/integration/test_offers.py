@@ -243,7 +243,9 @@ async def test_leader_accepts_one_declines_one_with_reason_and_marks_done(h: Har
     thanks = [d for d in await deliveries_to(h, "yasmine") if d.purpose == "offer:1:done"]
     assert "Thank you, Yasmine!" in delivered_text(thanks[0])
 
-    assert plain(await h.send("leila", "/offers")) == "No offers are waiting for an answer."
+    review = plain(await h.send("leila", "/offers"))
+    assert review.startswith("No offers are waiting for an answer.")
+    assert "not thanked yet: 1" in review
     assert await audit_actions(h) == [
         "offer.create",
         "offer.create",
