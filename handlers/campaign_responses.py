@@ -230,7 +230,8 @@ async def on_vote(ctx: Ctx, vote: Vote) -> bool:
     )
     if choices:  # none: the vote was retracted
         _respond(ctx, campaign_id, delivery.run_id, "vote", choice=[str(i) for i in choices])
-        await maybe_ask_profile_question(ctx)
+        if Target.parse(delivery.target).private:  # a vote in a group's poll asks nothing
+            await maybe_ask_profile_question(ctx)
     return True
 
 

@@ -19,12 +19,15 @@ from handlers import dialogs
 from handlers.chat import (
     Actor,
     Command,
+    Document,
     Event,
     FormSubmit,
+    Image,
     Incoming,
     Message,
     Outgoing,
     Place,
+    Poll,
     Press,
     Rich,
     Text,
@@ -251,7 +254,9 @@ def _redirect(ctx: Ctx, origin: Place) -> list[Outgoing]:
     """Send the answers to the member's private chat and say so, briefly, in the group."""
     target = ctx.private_target
     moved: list[Outgoing] = [
-        dataclasses.replace(out, to=target) if isinstance(out, Message) else out
+        dataclasses.replace(out, to=target)
+        if isinstance(out, Message | Image | Document | Poll) and out.to is None
+        else out
         for out in ctx.replies
     ]
     name = ctx.actor.display_name
