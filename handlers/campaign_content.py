@@ -333,11 +333,11 @@ def _message(ctx: RunContext, language: str, private: bool) -> Message:
 
 def _question(ctx: RunContext, language: str, private: bool) -> Message:
     lines: list[Rich | Span | str] = [Rich.of("❓ ") + _text(ctx, language)]
-    if private:
-        answer = Button("✍️ " + _("Answer"), "cans", (str(ctx.campaign_id), str(ctx.run_id or 0)))
-        return Message(Rich.join(lines), ((answer,),))
-    lines.append(italic(_("Reply to this message to answer.")))
-    return Message(Rich.join(lines))
+    answer = Button("✍️ " + _("Answer"), "cans", (str(ctx.campaign_id), str(ctx.run_id or 0)))
+    if not private:
+        # Telegram members may also reply to the message; on Discord the button is the way.
+        lines.append(italic(_("Press Answer, or reply to this message.")))
+    return Message(Rich.join(lines), ((answer,),))
 
 
 def _poll(ctx: RunContext, language: str, private: bool) -> Poll:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from handlers import dialogs, lookup, notify
 from handlers.campaign_content import (
@@ -104,13 +104,17 @@ def _respond(
 
 
 async def _recipient_run(ctx: Ctx, campaign: Campaign, run_id: int) -> CampaignRun:
-    """The run, if it belongs to the campaign and wrote to this member."""
+    """The run, if it belongs to the campaign and wrote to this member or to a group (where
+    any member may answer)."""
     run = await ctx.session.get(CampaignRun, run_id)
     if run is None or run.campaign_id != campaign.id:
         raise CampaignNotAnswerable()
     delivered = await ctx.session.scalar(
         select(Delivery.id)
-        .where(Delivery.run_id == run.id, Delivery.member_id == ctx.actor.member_id)
+        .where(
+            Delivery.run_id == run.id,
+            or_(Delivery.member_id == ctx.actor.member_id, Delivery.member_id.is_(None)),
+        )
         .limit(1)
     )
     if delivered is None:

@@ -234,6 +234,9 @@ class InteractionRouter:
         self.default_language = default_language
         self._suggest = suggest
         self._mark_unreachable = mark_unreachable
+        # One member's votes in the order Discord sent them (see `vote`).
+        self._vote_locks: dict[int, asyncio.Lock] = {}
+        self._votes_waiting: dict[int, int] = {}
 
     def language(self, interaction: discord.Interaction) -> str:
         return negotiate(interaction.locale.value) or self.default_language
@@ -332,9 +335,27 @@ class InteractionRouter:
     async def vote(
         self, vote: discord.RawPollVoteActionEvent, *, added: bool, user: discord.User | None
     ) -> None:
-        """A vote in one of the bot's native polls (Discord numbers answers from 1), or its
-        withdrawal; there is no interaction to answer, so what the core says goes to the
-        member's DMs when the vote was cast there, and nowhere from a server channel."""
+        """A vote in one of the bot's native polls, or its withdrawal. discord.py runs each
+        event in its own task: a member's votes are handled one at a time, in the order
+        Discord sent them, because changing a vote is a removal then an addition, and the
+        removal handled last would erase the new choice."""
+        key = vote.user_id
+        lock = self._vote_locks.setdefault(key, asyncio.Lock())
+        self._votes_waiting[key] = self._votes_waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                await self._vote(vote, added=added, user=user)
+        finally:
+            self._votes_waiting[key] -= 1
+            if not self._votes_waiting[key]:
+                del self._votes_waiting[key], self._vote_locks[key]
+
+    async def _vote(
+        self, vote: discord.RawPollVoteActionEvent, *, added: bool, user: discord.User | None
+    ) -> None:
+        """One vote (Discord numbers answers from 1); there is no interaction to answer, so
+        what the core says goes to the member's DMs when the vote was cast there, and
+        nowhere from a server channel."""
         identity = Identity(
             Platform.DISCORD,
             str(vote.user_id),

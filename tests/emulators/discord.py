@@ -59,6 +59,8 @@ class Intent(enum.IntFlag):
     GUILD_MESSAGES = 1 << 9
     DIRECT_MESSAGES = 1 << 12
     MESSAGE_CONTENT = 1 << 15
+    GUILD_MESSAGE_POLLS = 1 << 24
+    DIRECT_MESSAGE_POLLS = 1 << 25
 
 
 PRIVILEGED_INTENTS = Intent.GUILD_MEMBERS | Intent.GUILD_PRESENCES | Intent.MESSAGE_CONTENT
@@ -1170,6 +1172,7 @@ class DiscordEmulator:
         self._command_ids: dict[tuple[int | None, int, str], int] = {}
         self._tokens: dict[str, InteractionRecord] = {}
         self._modals: list[InteractionRecord] = []
+        self._poll_votes: dict[int, dict[int, list[int]]] = {}  # message -> user -> answers
         self._faults: list[_Fault] = []
         self._global_window = _Window(*global_limit)
         self._buckets: dict[tuple[str, str], _Window] = {}
@@ -1565,6 +1568,49 @@ class DiscordEmulator:
             locale,
             message=opener.component_message,
         )
+
+    def vote(self, user_id: int, message: MessageRecord | int, answer_ids: Sequence[int]) -> None:
+        """A user votes in a native poll the bot sent (answers numbered from 1, as Discord
+        does); an empty list takes the vote back. Like Discord, one
+        MESSAGE_POLL_VOTE_REMOVE per answer given up, then one MESSAGE_POLL_VOTE_ADD per new
+        answer (with the polls intent of a guild or of direct messages)."""
+        record = message if isinstance(message, MessageRecord) else self.message(message)
+        if record.poll is None or record.deleted:
+            raise ValueError(f"message {record.id} has no poll")
+        channel = self._channel(record.channel_id)
+        self._require_member(channel, user_id)
+        poll = _obj(record.poll)
+        count = len(poll.get("answers") or [])
+        if any(not 1 <= answer <= count for answer in answer_ids):
+            raise ValueError(f"the poll of message {record.id} has answers 1 to {count}")
+        if len(set(answer_ids)) > 1 and not poll.get("allow_multiselect"):
+            raise ValueError(f"the poll of message {record.id} allows one answer")
+        votes = self._poll_votes.setdefault(record.id, {})
+        before, after = votes.get(user_id, []), list(dict.fromkeys(answer_ids))
+        votes[user_id] = after
+        data: JSON = {
+            "user_id": str(user_id),
+            "channel_id": str(record.channel_id),
+            "message_id": str(record.id),
+        }
+        if record.guild_id is not None:
+            data["guild_id"] = str(record.guild_id)
+        intent = (
+            Intent.GUILD_MESSAGE_POLLS
+            if record.guild_id is not None
+            else Intent.DIRECT_MESSAGE_POLLS
+        )
+        for answer in before:
+            if answer not in after:
+                self._dispatch(
+                    "MESSAGE_POLL_VOTE_REMOVE", {**data, "answer_id": answer}, intent=intent
+                )
+        for answer in after:
+            if answer not in before:
+                self._dispatch(
+                    "MESSAGE_POLL_VOTE_ADD", {**data, "answer_id": answer}, intent=intent
+                )
+        self._changed()
 
     # ---------------------------------------------------------------- gateway control
 

@@ -782,6 +782,21 @@ async def test_answer_by_replying_to_the_bot_in_a_group(h: Harness) -> None:
     )
 
 
+async def test_answer_button_under_a_group_question(h: Harness) -> None:
+    """On Discord a channel message cannot be replied to: the Answer button works for anyone
+    in the group, and the answer is written in private."""
+    world = await seed(h)
+    campaign_id, run_id = await question_run(h, world)
+    await make_delivery(h, run_id, "console:chat:g1", Poll("?", ("a", "b")), message_id="556")
+    answer = Button("✍️ Answer", "cans", (str(campaign_id), str(run_id)))
+    asked = await h.press("samir", answer, group="g1")
+    assert "Your answer" in plain(asked)
+    said = plain(await h.send("samir", "A well for the school"))
+    assert "Your answer is recorded." in said
+    [response] = await responses(h)
+    assert (response.member_id, response.text) == (world.members["samir"], "A well for the school")
+
+
 async def test_votes_and_revotes_keep_one_vote_per_member(h: Harness) -> None:
     world = await seed(h)
     campaign_id = await make_campaign(

@@ -150,13 +150,14 @@ def test_message_with_a_project_button_and_without_any() -> None:
     ]
 
 
-def test_question_has_an_answer_button_in_private_and_a_reply_hint_in_groups() -> None:
+def test_question_has_an_answer_button_everywhere_and_a_reply_hint_in_groups() -> None:
     private = message(build_prompt(run("question"), "en", private=True))
     [answer] = all_buttons(private)
     assert (answer.action, answer.args) == ("cans", ("7", "41"))
     group = message(build_prompt(run("question"), "en", private=False))
-    assert group.buttons == ()
-    assert "Reply to this message to answer." in group.text.plain
+    # Discord channels cannot be replied to (no message-content intent): the button is the way
+    assert [(b.action, b.args) for b in all_buttons(group)] == [("cans", ("7", "41"))]
+    assert "Press Answer, or reply to this message." in group.text.plain
     test = message(build_prompt(run("question", run_id=None), "en", private=True))
     assert all_buttons(test)[0].args == ("7", "0")  # a test: answers are not recorded
 
