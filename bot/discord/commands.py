@@ -100,9 +100,27 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
     "grant": (RIGHTS,),
     "revoke": (RIGHTS,),
     "linkgroup": (_text(N_("tags"), N_("territory or theme tags, separated by spaces")),),
+    "contributors": (PROJECT,),
+    "match": (NEED,),
+    "profile": (_text(N_("field"), N_("the field to change, e.g. skills; empty to see all")),),
+    "stats": (_text(N_("period"), N_("7d, 30d, 90d, 1y or all")),),
+    "campaign": (_text(N_("number"), N_("a campaign's number; empty to create one")),),
 }
 NO_OPTIONS = frozenset(
-    {"start", "help", "myoffers", "propose", "cancel", "drafts", "unlinkgroup", "groups"}
+    {
+        "start",
+        "help",
+        "myoffers",
+        "propose",
+        "cancel",
+        "drafts",
+        "unlinkgroup",
+        "groups",
+        "mycontributions",
+        "mydata",
+        "forgetme",
+        "campaigns",
+    }
 )
 # A command added to the core later still works here, with one free-text option.
 ANY_TEXT = _text(N_("text"), N_("what follows the command"))
