@@ -96,6 +96,18 @@ def help_button(need: Need, *, numbered: bool = False) -> Button:
     )
 
 
+def share_button(need: Need, *, numbered: bool = False) -> Button:
+    """The "Share" button: the member gets, privately, their personal link to the need (a
+    deep link from a Telegram group)."""
+    label = "📣 " + _("Share")
+    return Button(
+        f"{label} (#{need.id})" if numbered else label,
+        "share",
+        (str(need.id),),
+        private_start=f"share-{need.id}",
+    )
+
+
 def need_card(need: Need, project: Project) -> Message:
     """The announcement of one need, as posted in groups."""
     lines: list[Rich | Span | str] = [
@@ -109,7 +121,10 @@ def need_card(need: Need, project: Project) -> Message:
     lines.append(Rich.of(_("Project page: ")) + code(f"/project {project.slug}"))
     buttons: tuple[tuple[Button, ...], ...] = ()
     if need.status == NeedStatus.OPEN:
-        buttons = ((help_button(need), Button("ℹ️ " + _("Project"), "proj", (project.slug,))),)
+        buttons = (
+            (help_button(need), Button("ℹ️ " + _("Project"), "proj", (project.slug,))),
+            (share_button(need),),
+        )
     else:
         lines.append(
             bold(
@@ -143,7 +158,10 @@ def project_card(
         lines.append(_("No open needs right now."))
     buttons: list[tuple[Button, ...]] = []
     if project.status == "open":
-        buttons.extend((help_button(need, numbered=True),) for need in open_needs[:5])
+        buttons.extend(
+            (help_button(need, numbered=True), share_button(need, numbered=True))
+            for need in open_needs[:5]
+        )
     if following is not None:
         buttons.append(
             (Button("🔕 " + _("Unfollow"), "unf", (project.slug,)),)

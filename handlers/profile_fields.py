@@ -14,6 +14,7 @@ from handlers.context import Ctx
 from handlers.dialogs import Data, FreeText, Option, Pick
 from handlers.errors import InvalidChoice
 from handlers.i18n import N_, _, current_language
+from handlers.matching import forget_skills
 from handlers.profile_values import (
     COUNTRY_INPUT_MAX,
     LANGUAGES_INPUT_MAX,
@@ -132,6 +133,13 @@ async def parse_value(ctx: Ctx, field: str, raw: Any) -> Any:
 
 async def save(ctx: Ctx, field: str, value: Any) -> None:
     await store.set_field(ctx.session, ctx.actor.member_id, field, value)
+    if field == "skills":
+
+        async def refresh() -> None:
+            # A new skill tag is matched at once, not when the cached vocabulary expires.
+            forget_skills()
+
+        ctx.after_commit.append(refresh)
     if field in store.FLAG_FIELDS:  # a consent: kept with its date
         ctx.session.add(
             AuditEntry(

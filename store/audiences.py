@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, true, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import respect
 from store.models import (
     CampaignRun,
     Chat,
@@ -30,13 +31,6 @@ from store.models import (
     ProjectStatus,
 )
 
-# Deliveries that count against a member's frequency cap: on their way, or arrived.
-CAPPED_STATUSES = (
-    DeliveryStatus.SENT.value,
-    DeliveryStatus.PENDING.value,
-    DeliveryStatus.SENDING.value,
-    DeliveryStatus.HELD.value,
-)
 CHUNK = 1000
 
 
@@ -149,14 +143,15 @@ async def group_chats(session: AsyncSession, groups: Any) -> list[Chat]:
 
 
 async def recent_campaign_counts(session: AsyncSession, since: datetime) -> dict[int, int]:
-    """Campaign messages per member since `since`, every platform together (the cap)."""
+    """Engagement messages (campaigns and matching notes) per member since `since`, every
+    platform together: what the frequency cap counts."""
     rows = await session.execute(
         select(Delivery.member_id, func.count())
         .where(
-            Delivery.run_id.is_not(None),
+            respect.engagement_filter(),
             Delivery.member_id.is_not(None),
             Delivery.created_at >= since,
-            Delivery.status.in_(CAPPED_STATUSES),
+            Delivery.status.in_(respect.CAPPED_STATUSES),
         )
         .group_by(Delivery.member_id)
     )

@@ -100,6 +100,7 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
     "grant": (RIGHTS,),
     "revoke": (RIGHTS,),
     "linkgroup": (_text(N_("tags"), N_("territory or theme tags, separated by spaces")),),
+    "start": (_text(N_("link"), N_("what follows /start in a shared link, e.g. offer-12-r3")),),
     "contributors": (PROJECT,),
     "match": (NEED,),
     "profile": (_text(N_("field"), N_("the field to change, e.g. skills; empty to see all")),),
@@ -108,7 +109,6 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
 }
 NO_OPTIONS = frozenset(
     {
-        "start",
         "help",
         "myoffers",
         "propose",

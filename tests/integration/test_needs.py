@@ -369,7 +369,7 @@ async def test_announce_posts_in_matching_groups_and_skips_announced(h: Harness)
         card = load(delivery.payload)
         assert isinstance(card, Message)
         assert "Build the website" in card.text.plain
-        assert [b.action for row in card.buttons for b in row] == ["help", "proj"]
+        assert [b.action for row in card.buttons for b in row] == ["help", "proj", "share"]
     assert sorted(d.target for d in sent.values()) == [
         "console:chat:argan-lovers",
         "console:chat:everything",

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from handlers import core, routes
 from handlers.chat import Actor, Button, Identity, Place, Platform, Poll, Vote
 from handlers.context import Ctx
+from handlers.i18n import use_language
 from handlers.profile import maybe_ask_profile_question
 from handlers.serial import dump
 from store.models import (
@@ -356,7 +357,8 @@ async def test_never_asked_in_a_group(h: Harness) -> None:
     whisper = Place(Platform.DISCORD, "channel", False, "souss", whisper=True)
     async with h.services.sessions() as session:
         ctx = ctx_for(h, session, world.members["yasmine"], whisper)
-        await maybe_ask_profile_question(ctx)
+        with use_language("en"):  # outside the core, nothing chose the member's language
+            await maybe_ask_profile_question(ctx)
         assert "A quick question" in plain(ctx.replies)
 
 
