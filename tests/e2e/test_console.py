@@ -121,7 +121,7 @@ def test_whole_journey(console: Console) -> None:
 def test_dialog_survives_a_restart(console: Console) -> None:
     before = console.run(
         "/project argan-tafraout",
-        "2",  # I can help, on the second open need: the organic certification
+        "3",  # I can help (#2), the second open need: the organic certification
         "1",  # Expertise
         "Ingénieure agronome, j'ai accompagné deux coopératives vers Ecocert.",
         as_name="yasmine",
