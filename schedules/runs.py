@@ -22,10 +22,8 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from functools import cache
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,10 +32,11 @@ from handlers.chat import Platform, Target
 from handlers.context import Community
 from handlers.i18n import negotiate, use_language
 from handlers.serial import dump
-from schedules import progress, triggers
-from schedules.plans import DEFAULT_QUIET_HOURS, PLANNERS, Env, Plan, Respect
+from schedules import progress
+from schedules.plans import PLANNERS, Env, Plan, Respect
 from store import audiences, members
 from store import campaigns as queries
+from store import respect as store_respect
 from store.models import (
     Campaign,
     CampaignRun,
@@ -98,31 +97,17 @@ async def create_run(
 # --- members' time --------------------------------------------------------------------------
 
 
-@cache
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return triggers.zone(name)
-    except ValueError:
-        return None
-
-
-@cache
-def _window(value: str) -> tuple[time, time] | None:
-    try:
-        return triggers.parse_quiet_hours(value)
-    except ValueError:
-        return None
-
-
 def not_before(
     recipient: audiences.Recipient, at: datetime, community: Community, respect: Respect
 ) -> datetime:
     """`at`, or the end of the member's quiet hours when `at` falls in them."""
-    zone_info = _zone(recipient.timezone or community.timezone) or community.tz
-    window = _window(recipient.quiet_hours or respect.quiet_hours) or _window(DEFAULT_QUIET_HOURS)
-    if window is None:
-        return at
-    return triggers.quiet_until(at, zone_info, window) or at
+    return store_respect.not_before(
+        at,
+        member_zone=recipient.timezone,
+        member_quiet=recipient.quiet_hours,
+        community_zone=community.tz,
+        default_quiet=respect.quiet_hours,
+    )
 
 
 # --- expansion --------------------------------------------------------------------------------

@@ -29,14 +29,13 @@ from schedules.triggers import (
     local_time,
     next_slot,
     next_slots,
-    parse_quiet_hours,
     parse_schedule,
-    quiet_until,
     slots_between,
     to_utc,
     validate,
     zone,
 )
+from store.respect import parse_window, quiet_until
 
 GRID = timedelta(minutes=15)
 DST_ZONES = (
@@ -372,20 +371,23 @@ def test_dates_in_the_past_are_refused() -> None:
 
 
 def test_quiet_hours_postpone_to_their_end_in_the_members_zone() -> None:
-    window = parse_quiet_hours("22:00-08:00")
+    window = parse_window("22:00-08:00")
+    assert window is not None
+    paris, toronto = ZoneInfo("Europe/Paris"), ZoneInfo("America/Toronto")
     # 23:30 in Paris (22:30 UTC) waits until 08:00 Paris.
-    assert quiet_until(utc(2026, 12, 1, 22, 30), "Europe/Paris", window) == utc(2026, 12, 2, 7)
+    assert quiet_until(utc(2026, 12, 1, 22, 30), paris, window) == utc(2026, 12, 2, 7)
     # 06:00 in Toronto waits until 08:00 the same morning.
-    assert quiet_until(utc(2026, 12, 1, 11), "America/Toronto", window) == utc(2026, 12, 1, 13)
+    assert quiet_until(utc(2026, 12, 1, 11), toronto, window) == utc(2026, 12, 1, 13)
     # Noon is not quiet.
-    assert quiet_until(utc(2026, 12, 1, 11), "Europe/Paris", window) is None
+    assert quiet_until(utc(2026, 12, 1, 11), paris, window) is None
     # A window within a day.
-    assert quiet_until(
-        utc(2026, 12, 1, 12, 30), "Europe/Paris", parse_quiet_hours("13:00-14:00")
-    ) == utc(2026, 12, 1, 13)
-    assert quiet_until(utc(2026, 12, 1, 12), "UTC", parse_quiet_hours("00:00-00:00")) is None
-    with pytest.raises(ValueError, match="quiet hours"):
-        parse_quiet_hours("22h-8h")
+    lunch = parse_window("13:00-14:00")
+    assert lunch is not None
+    assert quiet_until(utc(2026, 12, 1, 12, 30), paris, lunch) == utc(2026, 12, 1, 13)
+    never = parse_window("00:00-00:00")
+    assert never is not None
+    assert quiet_until(utc(2026, 12, 1, 12), ZoneInfo("UTC"), never) is None
+    assert parse_window("22h-8h") is None
 
 
 def _transitions(tz: ZoneInfo, year: int) -> list[datetime]:
