@@ -124,6 +124,7 @@ class DeliveryStatus(enum.StrEnum):
 
 class Member(Base):
     __tablename__ = "members"
+    __table_args__ = (Index("ix_members_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
@@ -158,7 +159,7 @@ class MemberIdentity(Base):
     __table_args__ = (UniqueConstraint("platform", "external_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     platform: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(64))
     username: Mapped[str | None] = mapped_column(String(100), index=True)
@@ -261,7 +262,10 @@ class Need(Base):
 
 class Offer(Base):
     __tablename__ = "offers"
-    __table_args__ = (Index("ix_offers_need_member", "need_id", "member_id"),)
+    __table_args__ = (
+        Index("ix_offers_need_member", "need_id", "member_id"),
+        Index("ix_offers_created_status_kind", "created_at", "status", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"))
@@ -452,6 +456,7 @@ class Delivery(Base):
         UniqueConstraint("purpose", "target"),
         Index("ix_deliveries_status_not_before", "status", "not_before"),
         Index("ix_deliveries_target_status", "target", "status"),
+        Index("ix_deliveries_member_created", "member_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
