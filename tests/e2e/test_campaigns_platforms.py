@@ -560,4 +560,4 @@ async def discord_journey(world: discord_e2e.World) -> None:
 
 async def campaign_shown(world: discord_e2e.World, campaign_id: int) -> Any:
     """Alice's `/campaign <number>` in her direct messages."""
-    return await world.command(D_ALICE, "dm", "campaign", text=str(campaign_id))
+    return await world.command(D_ALICE, "dm", "campaign", number=str(campaign_id))
