@@ -617,15 +617,7 @@ async def cmd_announce(ctx: Ctx, cmd: Command) -> None:
     _require_open_need(need)
     if project.status != ProjectStatus.OPEN.value:
         raise ProjectNotOpen(project=project.title)
-    territory = project.territory.strip().lower()
-    wanted = {territory, territory.replace(" ", "-")}
-    wanted |= {tag.strip().lstrip("#").lower() for tag in project.tags}
-    wanted.discard("")
-    chats = [
-        chat
-        for chat in await store_needs.announcement_chats(ctx.session)
-        if store_needs.chat_matches(chat.tags, wanted)
-    ]
+    chats = await store_needs.chats_for(ctx.session, project)
     if not chats:
         ctx.reply(
             _(

@@ -26,7 +26,6 @@ from store import needs as store_needs
 from store import recognition as store
 from store.models import (
     AuditEntry,
-    Chat,
     ContributionKind,
     Member,
     Need,
@@ -394,24 +393,6 @@ async def press_thank(ctx: Ctx, press: Press) -> None:
         )
 
 
-def _project_tags(project: Project) -> set[str]:
-    """What a group's tags are matched against (as /announce does)."""
-    territory = project.territory.strip().lower()
-    wanted = {territory, territory.replace(" ", "-")}
-    wanted |= {tag.strip().lstrip("#").lower() for tag in project.tags}
-    wanted.discard("")
-    return wanted
-
-
-async def _project_chats(ctx: Ctx, project: Project) -> list[Chat]:
-    wanted = _project_tags(project)
-    return [
-        chat
-        for chat in await store_needs.announcement_chats(ctx.session)
-        if store_needs.chat_matches(chat.tags, wanted)
-    ]
-
-
 async def press_thank_public(ctx: Ctx, press: Press) -> None:
     """Post a short thanks to a contributor who agreed to be named, in the project's groups."""
     offer, need, project, member = await _thanked_offer(ctx, press)
@@ -422,7 +403,7 @@ async def press_thank_public(ctx: Ctx, press: Press) -> None:
     purpose = f"offer:{offer.id}:thanks:public"
     if await store.queued_anywhere(ctx.session, purpose):
         raise AlreadyThanked(offer=offer.id)
-    chats = await _project_chats(ctx, project)
+    chats = await store_needs.chats_for(ctx.session, project)
     if not chats:
         ctx.reply(
             _(

@@ -86,6 +86,22 @@ def chat_matches(chat_tags: Sequence[str], project_tags: set[str]) -> bool:
     return not tags or bool(tags & project_tags)
 
 
+def project_tags(project: Project) -> set[str]:
+    """What a group's tags are matched against: the project's territory (also with dashes
+    for spaces) and its tags, lowercased."""
+    territory = project.territory.strip().lower()
+    wanted = {territory, territory.replace(" ", "-")}
+    wanted |= {tag.strip().lstrip("#").lower() for tag in project.tags}
+    wanted.discard("")
+    return wanted
+
+
+async def chats_for(session: AsyncSession, project: Project) -> list[Chat]:
+    """The registered, active groups that hear about this project."""
+    wanted = project_tags(project)
+    return [chat for chat in await announcement_chats(session) if chat_matches(chat.tags, wanted)]
+
+
 async def followers(session: AsyncSession, project_id: int) -> list[int]:
     return list(
         await session.scalars(
