@@ -24,13 +24,12 @@ one word of the need ("ux", "3d", "web").
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal, Protocol
 
-from handlers.profile_values import fold
+from store.folding import fold, place_key, words
 
 SKILL_POINTS = 4
 SKILLS_COUNTED = 2
@@ -53,7 +52,6 @@ _STOPWORDS_TEXT = """
     في من على إلى الى و أو مع عن
 """
 STOPWORDS = frozenset(fold(word) for word in _STOPWORDS_TEXT.split())
-_WORDS = re.compile(r"[^\W_]+")
 
 ReasonKind = Literal["skill", "origin", "kind", "language"]
 
@@ -117,16 +115,6 @@ class ProjectLike(Protocol):
     def id(self) -> int: ...
     @property
     def territory(self) -> str: ...
-
-
-def words(text: str) -> list[str]:
-    """The words of a text as compared: no accents, case-folded."""
-    return _WORDS.findall(fold(text))
-
-
-def place_key(text: str | None) -> tuple[str, ...]:
-    """A place name as compared: "Aït-Baha" and "ait baha" are the same place."""
-    return tuple(words(text or ""))
 
 
 def meaningful_word(word: str) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import cache
 
@@ -27,6 +26,7 @@ from handlers.errors import (
     UnknownLanguage,
 )
 from handlers.i18n import LANGUAGES
+from store.folding import fold
 
 SKILLS_MAX = 15
 SKILL_LENGTH_MAX = 30
@@ -66,14 +66,6 @@ _QUIET = re.compile(
     r"(\d{1,2})(?:[:hH.](\d{2})?)?\s*(?:-|–|—|to|à)\s*(\d{1,2})(?:[:hH.](\d{2})?)?",
     re.IGNORECASE,
 )
-
-
-def fold(text: str) -> str:
-    """A name as compared: no accents or Arabic vowel marks, case-folded, spaces collapsed."""
-    decomposed = unicodedata.normalize("NFKD", text.replace("’", "'"))
-    # NFKD also splits the hamza off أ and إ, so they compare equal to the bare alif.
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(bare.casefold().split())
 
 
 def _locale(language: str) -> Locale:
