@@ -41,7 +41,7 @@ from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
-from store import migrate  # noqa: E402
+from store import migrate, traits  # noqa: E402
 from store.models import (  # noqa: E402
     Announcement,
     AuditEntry,
@@ -55,6 +55,7 @@ from store.models import (  # noqa: E402
     Follow,
     Member,
     MemberIdentity,
+    MemberTrait,
     Need,
     NeedClick,
     Offer,
@@ -203,6 +204,10 @@ async def populate(
         )
         created_of.append(created)
     tables[Member], tables[MemberIdentity] = members, identities
+    # Bulk inserts pass the ORM's hooks by: the traits matching reads are written beside.
+    tables[MemberTrait] = [
+        row for member in members for row in traits.rows_for(member["id"], member)
+    ]
     data.manager_key = f"{identities[0]['platform']}:{identities[0]['external_id']}"
     data.manager_id = 1
 

@@ -7,11 +7,12 @@ campaigns' frequency cap and quiet hours apply, and at most `match_notes_max` no
 written per need, best matches first. /match shows a leader who a need would reach, naming
 only the members who agreed to be named.
 
-Finding the matches is one SQL query (`store.matching.candidates`) over the members who may
-be reached, ordered by the most each can score, then exact scoring in Python of as many rows
-as needed. The skill tags that fit a need are decided over the community's distinct tags,
-read at most every `VOCABULARY_SECONDS` per database (a tag written since may wait that long
-to be matched; `forget_skills()` drops the copy at once).
+Finding the matches reads the members' traits (`store.matching.candidates`, through an
+index: never every profile), ordered by the most each can score, then scores exactly in
+Python as many of them as needed. The skill tags that fit a need are decided over the
+community's distinct tags, read at most every `VOCABULARY_SECONDS` per database (a tag written
+since may wait that long to be matched; `forget_skills()`, called when a profile changes,
+drops the copy at once).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from handlers import lookup
@@ -60,11 +60,12 @@ from handlers.match_scoring import (
     score_subject,
     subject_of,
 )
-from handlers.profile_values import fold, language_name
+from handlers.profile_values import language_name
 from handlers.serial import dump
-from store import audiences, respect
+from store import audiences, profiles, respect
 from store import matching as queries
-from store.models import AuditEntry, DeliveryStatus, Member, Need, NeedStatus, Project
+from store.folding import fold
+from store.models import AuditEntry, DeliveryStatus, Need, NeedStatus, Project
 
 logger = logging.getLogger(__name__)
 
@@ -241,6 +242,14 @@ def _scored(candidate: queries.Candidate, subject: Subject) -> Match | None:
     return score_subject(profile, subject, feedback)
 
 
+def _beyond_reach(match: Match, last: tuple[int, int]) -> bool:
+    """No candidate after `last` (bound, member id) can rank before `match`: they score at
+    most `last`'s bound, and those with that very bound come after it by member id (ties
+    rank by member id)."""
+    bound, member_id = last
+    return match.score > bound or (match.score == bound and match.member_id < member_id)
+
+
 async def find_matches(
     session: AsyncSession,
     need: Need,
@@ -253,7 +262,7 @@ async def find_matches(
     """The members the need reaches, best first: one query (per page), then exact scoring
     in Python. With `best`, only as many candidates are read as it takes to be sure of the
     `best` first: candidates come in the order of the most they can score, so reading stops
-    once the last one read cannot beat the `best`-th match."""
+    once no candidate left can rank before the `best`-th match."""
     if best is not None and best <= 0:
         return Found([], complete=False)
     subject = subject_of(need, project, languages)
@@ -269,7 +278,7 @@ async def find_matches(
             return Found(ranked(matches), complete=True)
         matches = ranked(matches)
         last = (page[-1].bound, page[-1].member_id)
-        if best is not None and len(matches) >= best and matches[best - 1].score >= last[0]:
+        if best is not None and len(matches) >= best and _beyond_reach(matches[best - 1], last):
             return Found(matches, complete=False)
         after = last
 
@@ -571,9 +580,7 @@ async def press_stop(ctx: Ctx, press: Press) -> None:
     again = press.args[:1] == ("on",)
     if press.args and not again:
         raise StaleButton()
-    await ctx.session.execute(
-        update(Member).where(Member.id == ctx.actor.member_id).values(matching_off=not again)
-    )
+    await profiles.set_field(ctx.session, ctx.actor.member_id, "matching_off", not again)
     ctx.session.add(
         AuditEntry(
             at=ctx.now(),

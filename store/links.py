@@ -15,6 +15,7 @@ from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from store import traits
 from store.models import (
     AuditEntry,
     Chat,
@@ -170,5 +171,6 @@ async def merge_members(session: AsyncSession, keep_id: int, gone_id: int) -> No
         await session.execute(
             update(Member).where(Member.id == keep_id).values(values).execution_options(**no_sync)
         )
+    await traits.forget(session, [gone_id])
     await session.execute(delete(Member).where(Member.id == gone_id).execution_options(**no_sync))
     session.expire_all()

@@ -1,14 +1,12 @@
-"""Matching queries: the members a need could reach, in one filtered SQL query.
+"""Matching queries: the members a need could reach, found through their traits.
 
-The query keeps only members who accepted private messages, did not stop the notes, have
-not offered on the need, do not lead its project and did not say "Not for me" to it, and
-whose profile could fit: a liked kind equal to the need's, an origin spelled like the
-project's territory (accents and case compared loosely, with LIKE wildcards; Python decides),
-or one of the skill tags that fit the need (decided in Python over the community's distinct
-tags, `skill_vocabulary`, then found as they are written in the JSON column). Each row comes
-with the most the member can score (`bound`), highest first, so that the caller reads only
-as many rows as it needs; the "Not for me" counts are read for those rows only, through the
-feedback's (member, need) index.
+Candidates are read from `member_traits` (see `store.traits`), which holds rows only for
+members who accepted private messages and did not stop the notes: the members with a skill
+tag that fits the need (decided in Python over the community's distinct tags,
+`skill_vocabulary`) or the project's commune of origin first, then, only when those are too
+few, the members who like the need's kind. Each row comes with the most the member can score
+(`bound`), highest first, so that the caller reads only as many rows as it needs; who
+offered, leads the project or said "Not for me" is told apart on those rows only.
 
 It also holds the referral bookkeeping: clicks on a need's links and the share bound.
 """
@@ -26,11 +24,9 @@ from sqlalchemy import (
     Text,
     and_,
     case,
-    cast,
     exists,
     false,
     func,
-    literal,
     or_,
     select,
     text,
@@ -38,21 +34,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from store import traits
 from store.models import (
     AuditEntry,
     Delivery,
     MatchFeedback,
     Member,
+    MemberTrait,
     Need,
     NeedClick,
     Offer,
     ProjectLeader,
 )
 
-# Letters that may carry an accent (or stand for one in a folded word): a LIKE pattern
-# lets any one character stand in their place.
-_LOOSE = frozenset("aeiouycn")
 NOT_FOR_ME = "not_for_me"
 SHARE_ACTION = "need.share"
 
@@ -102,60 +98,8 @@ class Candidate:
     excluded: bool = False  # offered on the need, leads its project, or said "Not for me"
 
 
-def like_pattern(folded: str, *, inside: bool = True) -> str:
-    """A LIKE pattern finding a folded (accent-free, lower-case) text in the text as typed:
-    letters that may carry an accent, and other alphabets, match any one character; other
-    signs any run. `inside`: anywhere in the text, else the whole text."""
-    out = []
-    for char in folded:
-        if char in _LOOSE or not char.isascii():
-            out.append("_")
-        elif char.isalnum():
-            out.append(char)
-        else:
-            out.append("%")
-    pattern = "".join(out)
-    return f"%{pattern}%" if inside else pattern
-
-
-def tag_forms(tag: str) -> tuple[str, ...]:
-    """How a tag appears in a JSON list as stored: with non-ASCII letters escaped (how
-    SQLAlchemy writes JSON) or not (written by other means), quotes included."""
-    return tuple(sorted({json.dumps(tag), json.dumps(tag, ensure_ascii=False)}))
-
-
 def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
-
-
-def _like(column: Any, pattern: str, dialect: str) -> ColumnElement[bool]:
-    # SQLite's LIKE already ignores ASCII case; PostgreSQL's needs ILIKE.
-    found: ColumnElement[bool] = (
-        column.ilike(pattern) if dialect == "postgresql" else column.like(pattern)
-    )
-    return found
-
-
-def _contains(column: Any, needle: str, dialect: str) -> ColumnElement[bool]:
-    """`needle` is in the column's text (exact, case included): a plain substring search,
-    cheaper than LIKE with a leading wildcard."""
-    if dialect == "postgresql":
-        position = func.strpos(cast(column, Text), needle)
-    else:  # SQLite keeps JSON as text already: no CAST to evaluate on every row
-        position = func.instr(type_coerce(column, Text), needle)
-    found: ColumnElement[bool] = position > 0
-    return found
-
-
-def _has_tag(tag: str, dialect: str) -> ColumnElement[bool]:
-    return or_(*(_contains(Member.skills, form, dialect) for form in tag_forms(tag)))
-
-
-def _origin_fits(territory: Sequence[str], dialect: str) -> ColumnElement[bool]:
-    if not territory:
-        return false()
-    pattern = like_pattern(" ".join(territory), inside=False)
-    return and_(Member.origin.is_not(None), _like(func.trim(Member.origin), pattern, dialect))
 
 
 def _decode(text: Any) -> tuple[str, ...]:
@@ -167,28 +111,88 @@ def _decode(text: Any) -> tuple[str, ...]:
     return tuple(item for item in value if isinstance(item, str))
 
 
-def _points(condition: ColumnElement[bool], points: int) -> Any:
-    return case((condition, points), else_=0)
-
-
 async def skill_vocabulary(session: AsyncSession) -> list[str]:
     """Every distinct skill tag of the members who may be matched."""
-    if _dialect(session) == "postgresql":
-        array = case(
-            (func.json_typeof(Member.skills) == "array", Member.skills),
-            else_=cast(literal("[]"), Member.skills.type),
-        )
-        tags = func.json_array_elements_text(array).table_valued("value").alias("tag")
-    else:
-        tags = func.json_each(Member.skills).table_valued("value").alias("tag")
     rows = await session.scalars(
-        select(tags.c.value)
-        .select_from(Member)
-        .join(tags, literal(True))
-        .where(Member.accepts_dm.is_(True), Member.matching_off.is_(False))
-        .distinct()
+        select(MemberTrait.value).where(MemberTrait.trait == traits.SKILL).distinct()
     )
-    return [tag for tag in rows if isinstance(tag, str)]
+    return list(rows)
+
+
+def _ranked(
+    wanted: Wanted, dialect: str, *, weak: bool, limit: int | None, after: tuple[int, int] | None
+) -> Any:
+    """The (member id, bound) rows of one tier, highest bound first, then by member id.
+
+    The strong tier holds the members with a fitting skill or the project's commune of
+    origin, found through the traits' primary key; the weak tier those who would score with
+    the kind and the language alone (at most `kind + language`), which only a need with few
+    strong candidates ever reads. A member's liked kind and languages are looked up for the
+    rows found, through the same key."""
+    points = wanted.points
+    found = aliased(MemberTrait, name="found")
+    likes = aliased(MemberTrait, name="likes")
+    speaks = aliased(MemberTrait, name="speaks")
+    skill_hit: ColumnElement[bool] = (
+        and_(found.trait == traits.SKILL, found.value.in_(wanted.tags)) if wanted.tags else false()
+    )
+    place = " ".join(wanted.territory)
+    origin_hit: ColumnElement[bool] = (
+        and_(found.trait == traits.ORIGIN, found.value == place) if place else false()
+    )
+    kind_hit = and_(found.trait == traits.KIND, found.value == wanted.kind)
+    # At most `skills_counted` skills score: min() of two values in SQLite, least() in PG.
+    least = func.least if dialect == "postgresql" else func.min
+    # SQLite would read the whole member index to group without sorting; "+ 0" makes it
+    # read only the rows the conditions ask for and sort those.
+    member = found.member_id + 0 if dialect == "sqlite" else found.member_id
+    grouped = (
+        select(
+            member.label("member_id"),
+            (
+                least(func.sum(case((skill_hit, 1), else_=0)), points.skills_counted) * points.skill
+                + func.max(case((origin_hit, points.origin), else_=0))
+            ).label("part"),
+        )
+        .where(or_(skill_hit, origin_hit, kind_hit) if weak else or_(skill_hit, origin_hit))
+        .group_by(member)
+        .subquery("grouped")
+    )
+    # The liked kind and the languages are looked up once per member found, after grouping.
+    liked = exists().where(
+        likes.trait == traits.KIND,
+        likes.value == wanted.kind,
+        likes.member_id == grouped.c.member_id,
+    )
+    spoken: ColumnElement[bool] = (
+        exists().where(
+            speaks.trait == traits.LANGUAGE,
+            speaks.value.in_(wanted.languages),
+            speaks.member_id == grouped.c.member_id,
+        )
+        if wanted.languages
+        else false()
+    )
+    part = grouped.c.part
+    bound = (
+        part + case((liked, points.kind), else_=0) + case((spoken, points.language), else_=0)
+    ).label("bound")
+    weak_most = points.kind + points.language
+    # The tier's test on `part` first: the look-ups only decide the members near the line.
+    in_tier = (
+        and_(part <= weak_most, bound <= weak_most)
+        if weak
+        else or_(part > weak_most, bound > weak_most)
+    )
+    query = select(grouped.c.member_id, bound).where(in_tier)
+    if after is not None:
+        query = query.where(
+            or_(bound < after[0], and_(bound == after[0], grouped.c.member_id > after[1]))
+        )
+    query = query.order_by(bound.desc(), grouped.c.member_id)
+    if limit is not None:
+        query = query.limit(limit)
+    return query.subquery("top")
 
 
 async def candidates(
@@ -199,40 +203,31 @@ async def candidates(
     after: tuple[int, int] | None = None,
 ) -> list[Candidate]:
     """The members the need could reach (a superset of the exact matches), highest bound
-    first, then by member id, in one query: `limit` rows after the (bound, member id)
-    `after`. Rows marked `excluded` hold the place of members who may not be reached."""
+    first, then by member id: `limit` rows after the (bound, member id) `after`, the strong
+    tier first, then the weak one. Rows marked `excluded` hold the place of members who may
+    not be reached."""
     dialect = _dialect(session)
-    points = wanted.points
-    kind_fits = _contains(Member.liked_kinds, json.dumps(wanted.kind), dialect)
-    language_fits = or_(
-        false(),
-        *(_contains(Member.languages, json.dumps(code), dialect) for code in wanted.languages),
-    )
-    origin_fits = _origin_fits(wanted.territory, dialect)
-    skill_tests = [_has_tag(tag, dialect) for tag in wanted.tags]
-    skill_count: Any = sum((_points(test, 1) for test in skill_tests), literal(0))
-    # At most `skills_counted` skills score: min() of two values in SQLite, least() in PG.
-    least = func.least if dialect == "postgresql" else func.min
-    bound = (
-        least(skill_count, points.skills_counted) * points.skill
-        + _points(origin_fits, points.origin)
-        + _points(kind_fits, points.kind)
-        + _points(language_fits, points.language)
-    ).label("bound")
-    ranked = select(Member.id.label("member_id"), bound).where(
-        Member.accepts_dm.is_(True),
-        Member.matching_off.is_(False),
-        or_(kind_fits, origin_fits, *skill_tests),
-    )
-    if after is not None:
-        ranked = ranked.where(or_(bound < after[0], and_(bound == after[0], Member.id > after[1])))
-    ranked = ranked.order_by(bound.desc(), Member.id)
-    if limit is not None:
-        ranked = ranked.limit(limit)
-    top = ranked.subquery("top")
-    # Who may not be reached at all is told apart on the page's rows only (a handful of them
-    # among thousands of candidates): those who offered, the project's leaders, and those
-    # who said "Not for me" to this need.
+    if dialect == "postgresql":
+        # Compiling these short queries to machine code costs more than running them.
+        await session.execute(text("SET LOCAL jit = off"))
+    weak_most = wanted.points.kind + wanted.points.language
+    found: list[Candidate] = []
+    if (wanted.tags or wanted.territory) and (after is None or after[0] > weak_most):
+        top = _ranked(wanted, dialect, weak=False, limit=limit, after=after)
+        found += await _details(session, wanted, top)
+    if limit is None or len(found) < limit:
+        rest = None if limit is None else limit - len(found)
+        weak_after = after if after is not None and after[0] <= weak_most else None
+        top = _ranked(wanted, dialect, weak=True, limit=rest, after=weak_after)
+        found += await _details(session, wanted, top)
+    return found
+
+
+async def _details(session: AsyncSession, wanted: Wanted, top: Any) -> list[Candidate]:
+    """The rows of `top` with what scoring needs: the profile, the "Not for me" counts,
+    and whether the member may not be reached at all."""
+    # Told apart on the page's rows only (a few hundred among thousands of candidates):
+    # those who offered, the project's leaders, and those who said "Not for me" to this need.
     offered = exists().where(Offer.need_id == wanted.need_id, Offer.member_id == top.c.member_id)
     leads = exists().where(
         ProjectLeader.project_id == wanted.project_id, ProjectLeader.member_id == top.c.member_id
@@ -272,28 +267,23 @@ async def candidates(
         .join(Member, Member.id == top.c.member_id)
         .order_by(top.c.bound.desc(), top.c.member_id)
     )
-    if dialect == "postgresql":
-        # Compiling this short query to machine code costs more than running it.
-        await session.execute(text("SET LOCAL jit = off"))
-    found: list[Candidate] = []
-    for row in await session.execute(query):
-        found.append(
-            Candidate(
-                member_id=row[0],
-                bound=int(row[1]),
-                skills=_decode(row[2]),
-                liked_kinds=_decode(row[3]),
-                languages=_decode(row[4]),
-                origin=row[5],
-                display_name=row[6] or "",
-                share_name=bool(row[7]),
-                locale=row[8],
-                not_for_me_project=int(row[9] or 0),
-                not_for_me_kind=int(row[10] or 0),
-                excluded=bool(row[11]),
-            )
+    return [
+        Candidate(
+            member_id=row[0],
+            bound=int(row[1]),
+            skills=_decode(row[2]),
+            liked_kinds=_decode(row[3]),
+            languages=_decode(row[4]),
+            origin=row[5],
+            display_name=row[6] or "",
+            share_name=bool(row[7]),
+            locale=row[8],
+            not_for_me_project=int(row[9] or 0),
+            not_for_me_kind=int(row[10] or 0),
+            excluded=bool(row[11]),
         )
-    return found
+        for row in await session.execute(query)
+    ]
 
 
 async def noted(session: AsyncSession, purpose: str) -> set[int]:
@@ -397,12 +387,10 @@ __all__ = [
     "Wanted",
     "candidates",
     "insert_notes",
-    "like_pattern",
     "member_exists",
     "not_for_me",
     "noted",
     "record_click",
     "shares_since",
     "skill_vocabulary",
-    "tag_forms",
 ]

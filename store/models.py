@@ -304,6 +304,24 @@ class MatchFeedback(Base):
     created_at: Mapped[datetime]
 
 
+class MemberTrait(Base):
+    """One fact matching looks up: a skill tag (as written), a liked kind, a language code or
+    the folded commune of origin of a member who may be matched. Derived from the member's
+    profile by `store.traits`, in the same transaction as every change of it."""
+
+    __tablename__ = "member_traits"
+    __table_args__ = (
+        Index("ix_member_traits_member_id", "member_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    trait: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(String(100), primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class NeedClick(Base):
     """Someone opened a need through a link (announcement, share, match): the funnel's
     "clicked" step, and the referral credit when a member shared it."""

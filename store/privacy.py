@@ -18,6 +18,7 @@ from sqlalchemy import CursorResult, String, Text, cast, delete, func, literal, 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from store import traits
 from store.links import CODE_PLATFORM
 from store.models import (
     AuditEntry,
@@ -442,6 +443,7 @@ async def erase_member(session: AsyncSession, member_id: int, now: datetime) -> 
         )
     # Every other reference (decisions, proposals, grants, registrations) is SET NULL by the
     # foreign keys when the row goes.
+    await traits.forget(session, [member_id])
     await session.execute(delete(Member).where(Member.id == member_id).execution_options(**NO_SYNC))
     for project_id in erased.leaderless:
         session.add(

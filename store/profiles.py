@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import traits
 from store.models import Member, Project
 
 # The profile fields a member edits, and the Member column behind each.
@@ -52,6 +53,8 @@ async def set_field(session: AsyncSession, member_id: int, field: str, value: An
         .values({field: value})
         .execution_options(synchronize_session="fetch")
     )
+    if field in traits.SOURCES:
+        await traits.rewrite(session, [member_id])
 
 
 async def mark_asked(

@@ -3,8 +3,6 @@ patterns never miss a match that scoring would make; the quiet hours and the cap
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
@@ -27,8 +25,8 @@ from handlers.match_scoring import (
     subject_of,
 )
 from handlers.matching import explain, listing
-from store.matching import like_pattern, tag_forms
 from store.respect import capped, not_before, parse_window, quiet_until
+from store.traits import facts, origin_key, rows_for
 
 
 @dataclass(frozen=True)
@@ -344,14 +342,6 @@ def test_words_and_places() -> None:
 # --- the SQL filter never misses ------------------------------------------------------------
 
 
-def sql_like(pattern: str, text: str) -> bool:
-    """SQL's LIKE: % any run, _ any one character, ASCII case ignored (SQLite)."""
-    regex = "".join(
-        ".*" if char == "%" else "." if char == "_" else re.escape(char) for char in pattern
-    )
-    return re.fullmatch(regex, text, re.IGNORECASE | re.DOTALL) is not None
-
-
 WORDS = [
     "accounting", "accountant", "comptabilité", "comptable", "traduction", "traducteur",
     "éducation", "education", "Économie", "économiste", "santé", "sante", "web", "design",
@@ -378,21 +368,57 @@ def test_the_vocabulary_finds_exactly_the_fitting_tags(
 @pytest.mark.parametrize(
     "tag", ["comptabilité", "python", "محاسبة", "100%", "machine_learning", "wow!", 'say "hi"']
 )
-def test_tag_forms_find_the_tag_as_stored_and_only_it(tag: str) -> None:
-    for stored in (json.dumps(["x", tag, "y"]), json.dumps([tag], ensure_ascii=False)):
-        assert any(form in stored for form in tag_forms(tag)), stored
-    for other in ("comptabilite", "pythonista", "machine-learning", "100"):
-        if other != tag:
-            stored = json.dumps([other, "x"])
-            assert not any(form in stored for form in tag_forms(tag)), other
+def test_traits_keep_tags_as_written(tag: str) -> None:
+    found = facts(
+        skills=[tag, "x"],
+        liked_kinds=["idea"],
+        languages=["fr"],
+        origin=None,
+        accepts_dm=True,
+        matching_off=False,
+    )
+    assert found == {("skill", tag), ("skill", "x"), ("kind", "idea"), ("lang", "fr")}
 
 
 @pytest.mark.parametrize("origin", ["Tafraout", "TAFRAOÛT", "tafraout ", "Tafraoût"])
-def test_sql_origin_pattern_finds_every_spelling(origin: str) -> None:
-    territory = place_key("Tafraout")
-    assert place_key(origin) == territory
-    assert sql_like(like_pattern(" ".join(territory), inside=False), origin.strip())
-    assert sql_like(like_pattern("ait baha", inside=False), "Aït-Baha")
+def test_traits_store_every_spelling_of_an_origin_as_the_territory_key(origin: str) -> None:
+    assert origin_key(origin) == " ".join(place_key("Tafraout")) == "tafraout"
+    assert origin_key("Aït-Baha") == "ait baha"
+    assert ("origin", "tafraout") in facts(
+        skills=[],
+        liked_kinds=[],
+        languages=[],
+        origin=origin,
+        accepts_dm=True,
+        matching_off=False,
+    )
+
+
+@pytest.mark.parametrize(("accepts_dm", "matching_off"), [(False, False), (True, True)])
+def test_members_who_may_not_be_matched_have_no_traits(
+    accepts_dm: bool, matching_off: bool
+) -> None:
+    profile = {
+        "skills": ["python"],
+        "liked_kinds": ["idea"],
+        "languages": ["fr"],
+        "origin": "Tafraout",
+        "accepts_dm": accepts_dm,
+        "matching_off": matching_off,
+    }
+    assert rows_for(1, profile) == []
+
+
+def test_trait_values_too_long_or_not_text_are_left_out() -> None:
+    found = facts(
+        skills=["ok", "", "x" * 101, 3, None],
+        liked_kinds="idea",  # not a list: ignored
+        languages=["fr"],
+        origin="  ",
+        accepts_dm=True,
+        matching_off=False,
+    )
+    assert found == {("skill", "ok"), ("lang", "fr")}
 
 
 def test_short_words_fit_only_as_whole_skills() -> None:
