@@ -102,7 +102,7 @@ async def resolve_actor(services: Services, event: Event) -> tuple[Actor, bool]:
         returned = found.returned
         member_id, chosen, name = member.id, member.locale, member.display_name
         roles = await members.granted_roles(uow.session, member_id)
-        keys = await members.identity_keys(uow.session, member_id)
+        keys = [f"{known.platform}:{known.external_id}" for known in member.identities]
         if changed:
             await uow.commit()
     community = services.community
