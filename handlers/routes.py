@@ -12,10 +12,14 @@ from handlers import (
     campaigns,
     link,
     matching,
+    need_announcements,
+    need_closing,
+    need_dialogs,
     needs,
     offers,
     privacy,
     profile,
+    project_news,
     projects,
     recognition,
     referrals,
@@ -69,19 +73,23 @@ COMMAND_ROUTES: dict[str, Route] = {
         link.cmd_link, N_("/link [code]"), N_("link your accounts on Telegram and Discord")
     ),
     # project leaders
-    "addneed": Route(needs.cmd_addneed, N_("/addneed <short name>"), N_("add a need")),
-    "editneed": Route(needs.cmd_editneed, N_("/editneed <need no.>"), N_("edit a need")),
+    "addneed": Route(need_dialogs.cmd_addneed, N_("/addneed <short name>"), N_("add a need")),
+    "editneed": Route(need_dialogs.cmd_editneed, N_("/editneed <need no.>"), N_("edit a need")),
     "closeneed": Route(
-        needs.cmd_closeneed,
+        need_closing.cmd_closeneed,
         N_("/closeneed <need no.> fulfilled|cancelled"),
         N_("close a need"),
     ),
     "offers": Route(offers.cmd_offers, N_("/offers [short name]"), N_("review pending offers")),
     "announce": Route(
-        needs.cmd_announce, N_("/announce <need no.>"), N_("announce a need in the groups")
+        need_announcements.cmd_announce,
+        N_("/announce <need no.>"),
+        N_("announce a need in the groups"),
     ),
     "update": Route(
-        needs.cmd_update, N_("/update <short name>"), N_("send news to followers and contributors")
+        project_news.cmd_update,
+        N_("/update <short name>"),
+        N_("send news to followers and contributors"),
     ),
     "match": Route(
         matching.cmd_match, N_("/match <need no.>"), N_("who a need would reach, and why")
