@@ -88,6 +88,10 @@ class App:
         """The bot was added to or removed from a group, or the group got a new id."""
         await groups.chat_changed(self.services, place, change)
 
+    async def chats_present(self, platform: Platform, present: frozenset[str]) -> None:
+        """The chats the bot sees after connecting: those gone while it was offline are left."""
+        await groups.chats_present(self.services, platform, present)
+
     async def suggest(self, identity: Identity, kind: str, typed: str) -> list[tuple[str, str]]:
         """Projects or needs matching what a member has typed so far (autocomplete)."""
         return await suggest.suggest(self.services, identity, kind, typed)
@@ -165,6 +169,7 @@ async def build_app(
         messengers,
         clock,
         batch_size=settings.outbox.batch_size,
+        lease_seconds=settings.outbox.lease_seconds,
         # Told when the bot may not post in a chat (with the members granted the cm role).
         community_managers=services.community.community_managers | services.community.admins,
         default_language=services.community.default_language,
@@ -209,12 +214,13 @@ class PlatformAdapter(Protocol):
 
 def bind_adapter(app: App, adapter: PlatformAdapter) -> None:
     """Give an adapter the core's entry points for what is not a member's event, those its
-    `bind` takes (`bind(chat_changed=..., mark_unreachable=..., suggest=...)`)."""
+    `bind` takes (`bind(chat_changed=..., chats_present=..., mark_unreachable=..., ...)`)."""
     bind = getattr(adapter, "bind", None)
     if bind is None:
         return
     ports: dict[str, Callable[..., Awaitable[Any]]] = {
         "chat_changed": app.chat_changed,
+        "chats_present": app.chats_present,
         "mark_unreachable": app.mark_unreachable,
         "suggest": app.suggest,
     }
@@ -272,7 +278,6 @@ async def run(settings: Settings) -> int:
         with contextlib.suppress(NotImplementedError):  # not on every OS
             loop.add_signal_handler(sig, stop.set)
     async with app:
-        await app.dispatcher.recover()
         campaigns = app.campaigns
         if campaigns is not None:
             await campaigns.start()
@@ -350,7 +355,6 @@ async def run_console(
         console = Console(
             app.handle, app.dispatcher.drain, screen, persona, clock=clock_control(app, clock)
         )
-        await app.dispatcher.recover()
         campaigns = app.campaigns
         if campaigns is not None:
             # A campaign firing on its own timer is shown when the console is idle.

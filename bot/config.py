@@ -188,6 +188,7 @@ class AccessSettings(_Section):
 class OutboxSettings(_Section):
     batch_size: int = Field(default=50, ge=1, le=10_000)
     poll_seconds: float = Field(default=2.0, gt=0, le=3600)
+    lease_seconds: float = Field(default=30.0, ge=1, le=3600)
 
 
 class CampaignSettings(_Section):

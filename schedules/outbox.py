@@ -11,6 +11,10 @@ many chats at once within the platform's limits; one without (the console) sends
 time. A chat's messages always go out in the order they were queued, and a claim is a
 conditional UPDATE, so several workers can drain the same table (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, `BEGIN IMMEDIATE` on SQLite) without ever claiming the same row.
+
+A paced lane also needs its platform's lease (schedules/leases.py): several processes may run
+a dispatcher, but only the lease holder sends on a platform, so that their paces never add up.
+A lane without rates has no pace to share and needs no lease.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -46,6 +50,7 @@ from handlers.chat import (
 )
 from handlers.i18n import DEFAULT_LANGUAGE, _, negotiate, use_language
 from handlers.serial import dump, load
+from schedules.leases import LEASE_SECONDS, PlatformLeases
 from schedules.pacing import (
     CONCURRENCY,
     RETRY_LINGER,
@@ -53,6 +58,7 @@ from schedules.pacing import (
     Lane,
     Outcome,
     Pacer,
+    PlatformStats,
     Result,
     Turn,
     backoff,
@@ -97,6 +103,7 @@ class Dispatcher:
         default_language: str = DEFAULT_LANGUAGE,
         concurrency: int = CONCURRENCY,
         retry_linger: float = RETRY_LINGER,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.sessions = sessions
         self.messengers = dict(messengers)
@@ -107,9 +114,11 @@ class Dispatcher:
         self.default_language = default_language
         self.concurrency = concurrency
         self.retry_linger = retry_linger
+        self.leases = PlatformLeases(sessions, clock, lease_seconds)
         self.last_drain: DrainSummary | None = None
         self._pacers: dict[Platform, Pacer] = {}
         self._reported_missing: set[str] = set()
+        self._recovered: set[str] = set()  # lanes without a lease recovered by this one
 
     @property
     def platforms(self) -> list[str]:
@@ -119,13 +128,20 @@ class Dispatcher:
         """What the last finished drain did, per platform (empty before the first)."""
         return self.last_drain or DrainSummary()
 
-    async def recover(self) -> int:
-        """After a crash: rows still `sending` may or may not have gone out; never resend."""
+    async def recover(self, platforms: Iterable[str] | None = None) -> int:
+        """After a crash: rows still `sending` (on `platforms`, else on every platform) may
+        or may not have gone out; never resend them.
+
+        `drain` does it by itself for a platform when it takes the platform's lease (the last
+        holder may have died mid-send), or, for a platform without a lease, on its first
+        pass; a process that starts beside another one that is sending must not call it for
+        every platform."""
+        query = update(Delivery).where(Delivery.status == DeliveryStatus.SENDING.value)
+        if platforms is not None:
+            query = query.where(Delivery.platform.in_(sorted(platforms)))
         async with self.sessions() as session, session.begin():
             result = await session.execute(
-                update(Delivery)
-                .where(Delivery.status == DeliveryStatus.SENDING.value)
-                .values(
+                query.values(
                     status=DeliveryStatus.UNKNOWN.value,
                     error="interrupted while sending (outcome unknown)",
                 )
@@ -136,14 +152,22 @@ class Dispatcher:
         return count
 
     async def drain(self, stop: asyncio.Event | None = None) -> int:
-        """Send every due delivery of a configured platform, until none is left (or `stop`:
-        the sends in flight finish, the rest stays pending); returns how many rows were
-        processed (one per attempt). `stats()` then tells what happened."""
+        """Send every due delivery of a configured platform (a paced one only under its
+        lease), until none is left (or `stop`: the sends in flight finish, the rest stays
+        pending); returns how many rows were processed (one per attempt). `stats()` then
+        tells what happened."""
         await self._report_missing_messengers()
         loop = asyncio.get_running_loop()
         started = loop.time()
         lanes = [self._lane(platform, messenger) for platform, messenger in self._sorted()]
-        results = await run_together([lane.run(stop) for lane in lanes])
+        try:
+            leased = await self._leased(lanes)
+            results = await run_together([self._run_lane(lane, stop) for lane in leased])
+        except asyncio.CancelledError:
+            # The task is being stopped and its sends were cancelled: another process may
+            # take over at once.
+            await self.leases.release_all()
+            raise
         summary = DrainSummary({stats.platform: stats for stats in results}, loop.time() - started)
         self.last_drain = summary
         for stats in results:
@@ -152,20 +176,58 @@ class Dispatcher:
         return summary.processed
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, poll_seconds: float) -> None:
-        """Drain, then wait for `wake` (something was queued) or `poll_seconds`, until `stop`."""
-        while not stop.is_set():
-            wake.clear()
-            try:
-                await self.drain(stop)
-            except Exception:
-                # The database may be briefly away; the rows stay and the next pass resumes.
-                logger.exception("the outbox dispatcher failed a pass; retrying later")
-            await _first_of(stop, wake, poll_seconds)
+        """Drain, then wait for `wake` (something was queued) or `poll_seconds`, until `stop`;
+        then give the leases up."""
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    await self.drain(stop)
+                except Exception:
+                    # The database may be briefly away; the rows stay and the next pass resumes.
+                    logger.exception("the outbox dispatcher failed a pass; retrying later")
+                await _first_of(stop, wake, poll_seconds)
+        finally:
+            await self.leases.release_all()
 
     # --- lanes -------------------------------------------------------------------------------
 
     def _sorted(self) -> list[tuple[Platform, Messenger]]:
         return sorted(self.messengers.items(), key=lambda item: item[0].value)
+
+    async def _leased(self, lanes: list[Lane]) -> list[Lane]:
+        """The lanes this pass may run: a paced one only while this dispatcher holds its
+        platform's lease (taken or renewed here). Taking a lease, or the first pass of a lane
+        without one, first recovers what a dead sender left mid-send on that platform."""
+        allowed = []
+        for lane in lanes:
+            platform = lane.stats.platform
+            if lane.pacer is not None:
+                fresh = platform not in self.leases.held
+                if not await self.leases.take(platform):
+                    continue
+                if fresh:
+                    await self.recover([platform])
+            elif platform not in self._recovered:
+                await self.recover([platform])
+                self._recovered.add(platform)
+            allowed.append(lane)
+        return allowed
+
+    async def _run_lane(self, lane: Lane, stop: asyncio.Event | None) -> PlatformStats:
+        """Run a lane; a paced one renews its lease meanwhile, and stops if it is lost."""
+        if lane.pacer is None:
+            return await lane.run(stop)
+        halt = asyncio.Event()
+        if stop is not None and stop.is_set():
+            halt.set()
+        keeper = asyncio.create_task(self.leases.keep(lane.stats.platform, stop, halt))
+        try:
+            return await lane.run(halt)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
 
     def _lane(self, platform: Platform, messenger: Messenger) -> Lane:
         pacer = self._pacer(platform, messenger)

@@ -497,6 +497,21 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
 
 
+class OutboxLease(Base):
+    """Which outbox dispatcher may send on a platform, until when: one at a time, so that
+    several bot processes together stay within the platform's rate limits. `holder` is the
+    dispatcher's random id; `host` and `pid` are there for the humans reading the table."""
+
+    __tablename__ = "outbox_leases"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(32))
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    since: Mapped[datetime]  # when this holder took it (renewals keep it)
+    expires_at: Mapped[datetime]
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
 

@@ -35,6 +35,9 @@ async def main(url: str, base_url: str, base_file_url: str, token: str) -> int:
             "database": {"url": url},
             "community": {"default_language": "en"},
             "campaigns": {"grace_minutes": 60},
+            # The killed process keeps its outbox lease until it expires: the restarted one
+            # waits that long before sending.
+            "outbox": {"lease_seconds": 3},
         }
     )
     bot = Bot(token, base_url=base_url, base_file_url=base_file_url)
