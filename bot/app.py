@@ -88,9 +88,15 @@ class App:
         """The bot was added to or removed from a group, or the group got a new id."""
         await groups.chat_changed(self.services, place, change)
 
-    async def chats_present(self, platform: Platform, present: frozenset[str]) -> None:
-        """The chats the bot sees after connecting: those gone while it was offline are left."""
-        await groups.chats_present(self.services, platform, present)
+    async def chats_present(
+        self,
+        platform: Platform,
+        present: frozenset[str],
+        still_there: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
+        """The chats the bot sees after connecting: those gone while it was offline (as
+        `still_there` confirms, one by one) are left."""
+        await groups.chats_present(self.services, platform, present, still_there)
 
     async def suggest(self, identity: Identity, kind: str, typed: str) -> list[tuple[str, str]]:
         """Projects or needs matching what a member has typed so far (autocomplete)."""

@@ -1,16 +1,33 @@
 """What happens to the groups and channels themselves: the bot added, removed, or a group
 given a new id. Registrations follow, so announcements stop where the bot no longer is and
-nothing is lost when Telegram upgrades a group to a supergroup."""
+nothing is lost when Telegram upgrades a group to a supergroup. After a restart, an adapter
+that can list what it sees (Discord) reconciles: what went while the bot was offline is
+treated as if the platform had said so at the time."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.chat import ChatChange, ChatJoined, ChatLeft, ChatMoved, Place, Target
+from handlers.chat import (
+    ChatChange,
+    ChatJoined,
+    ChatLeft,
+    ChatMoved,
+    Message,
+    Place,
+    Platform,
+    Rich,
+    Target,
+)
 from handlers.context import Services
+from handlers.i18n import _, negotiate, use_language
+from handlers.serial import dump
+from store import outbox
 from store.models import AuditEntry, Chat, Delivery, DeliveryStatus
 from store.uow import UnitOfWork
 
@@ -19,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 async def chat_changed(services: Services, place: Place, change: ChatChange) -> None:
     """Record a change of a group or channel (called by the adapters; no member involved)."""
+    told = 0
     async with UnitOfWork(services.sessions) as uow:
         session = uow.session
         now = services.now()
@@ -47,6 +65,8 @@ async def chat_changed(services: Services, place: Place, change: ChatChange) -> 
             case ChatLeft():
                 if chat is None:
                     return
+                if chat.active and chat.registered:
+                    told = await _tell_community_managers(session, services, chat, now)
                 chat.active = False
                 await _skip_pending(session, Target(place.platform, place.chat_id, False).key)
                 action = "chat.left"
@@ -66,6 +86,88 @@ async def chat_changed(services: Services, place: Place, change: ChatChange) -> 
         )
         await uow.commit()
     logger.info("%s: %s %s", action, place.platform.value, place.chat_id)
+    if told and services.on_outbox is not None:
+        woken = services.on_outbox()
+        if woken is not None:
+            await woken
+
+
+async def chats_present(
+    services: Services,
+    platform: Platform,
+    present: Collection[str],
+    still_there: Callable[[str], Awaitable[bool]] | None = None,
+) -> None:
+    """Bring the chats of `platform` in line with the ones the bot sees on (re)connecting.
+
+    An active chat it no longer sees was left while it was offline (removed from a server, a
+    channel deleted), once `still_there` (the platform asked about that one chat) says it
+    is really gone: a connection does not list everything (Discord leaves archived threads
+    out). An inactive one it sees again was given back to it meanwhile. Each goes through
+    `chat_changed`, so the effect is the one of a live event. The adapter must call this only
+    when it sees everything it can (no server hidden by an outage)."""
+    async with services.sessions() as session:
+        known = (
+            await session.execute(
+                select(Chat.external_id, Chat.active).where(Chat.platform == platform.value)
+            )
+        ).all()
+    seen = set(present)
+    unseen = sorted(chat_id for chat_id, active in known if active and chat_id not in seen)
+    gone = [c for c in unseen if still_there is None or not await still_there(c)]
+    back = sorted(chat_id for chat_id, active in known if not active and chat_id in seen)
+    for chat_id in gone:
+        await chat_changed(services, Place(platform, chat_id, False), ChatLeft())
+    for chat_id in back:
+        await chat_changed(services, Place(platform, chat_id, False), ChatJoined())
+    logger.info(
+        "%s chats reconciled: %d seen, %d gone meanwhile, %d back",
+        platform.value,
+        len(seen),
+        len(gone),
+        len(back),
+    )
+
+
+async def _tell_community_managers(
+    session: AsyncSession, services: Services, chat: Chat, now: datetime
+) -> int:
+    """A registered group is gone: its announcements and campaigns stop there, which the
+    community managers must know (they may want to register another one). Returns how many
+    were told."""
+    community = services.community
+    managers = await outbox.community_manager_ids(
+        session, community.community_managers | community.admins
+    )
+    key = Target(Platform(chat.platform), chat.external_id, False).key
+    told = 0
+    for member_id in managers:
+        address = await outbox.private_address(session, member_id)
+        if address is None:
+            continue
+        language = address.locale or negotiate(address.language_code) or community.default_language
+        with use_language(language):
+            text = _(
+                "I can no longer post in {chat} ({platform}): I was removed from it, or it was "
+                "deleted. Announcements and campaigns stop there; if I am added back, its "
+                "registration comes back with me."
+            ).format(chat=chat.title or chat.external_id, platform=chat.platform.capitalize())
+        to = Target(Platform(address.platform), address.external_id, True)
+        queued = await outbox.enqueue(
+            session,
+            # One notice per departure: the same chat may leave again after coming back.
+            purpose=f"left:{key}:{now.isoformat(timespec='seconds')}",
+            target=to.key,
+            platform=address.platform,
+            payload=dump(Message(Rich.of(text))),
+            member_id=member_id,
+            now=now,
+        )
+        if queued is not None:
+            told += 1
+    if not managers:
+        logger.warning("registered chat %s is gone, and no community manager to tell", key)
+    return told
 
 
 async def _move(session: AsyncSession, chat: Chat, place: Place, new_id: str) -> None:

@@ -3,7 +3,7 @@
 and channels reported to the core.
 
 It imports only `handlers` of the project: the core's entry points (`handle`, and the
-optional `chat_changed` and `suggest`) are handed to it by `bot.app`.
+optional `chat_changed`, `chats_present` and `suggest`) are handed to it by `bot.app`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -35,6 +36,11 @@ from handlers.chat import ChatChange, ChatJoined, ChatLeft, Place, Platform
 logger = logging.getLogger(__name__)
 
 RECENT_JOIN = timedelta(minutes=10)
+
+# The core's reconciliation: the ids of every channel the bot sees after connecting.
+ChatsPresent = Callable[
+    [Platform, frozenset[str], Callable[[str], Awaitable[bool]]], Awaitable[None]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +128,11 @@ class CdsClient(discord.Client):
     async def on_raw_poll_vote_remove(self, vote: discord.RawPollVoteActionEvent) -> None:
         await self.router.vote(vote, added=False, user=self.get_user(vote.user_id))
 
+    async def on_ready(self) -> None:
+        # Once per new session (start-up, or a reconnection that could not resume): removals
+        # that happened while the bot was offline were never sent as events.
+        await self.adapter.channels_seen(self.guilds)
+
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self._joined(guild)
 
@@ -158,6 +169,18 @@ def _place(channel_id: int, title: str | None = None) -> Place:
     return Place(Platform.DISCORD, str(channel_id), False, title)
 
 
+def visible_channel_ids(guilds: Iterable[discord.Guild]) -> frozenset[str] | None:
+    """The ids of every channel and active thread of `guilds`, or None when a server is
+    unavailable (an outage): its channels are hidden, not gone."""
+    ids: set[str] = set()
+    for guild in guilds:
+        if guild.unavailable:
+            return None
+        ids.update(str(channel.id) for channel in guild.channels)
+        ids.update(str(thread.id) for thread in guild.threads)
+    return frozenset(ids)
+
+
 class DiscordAdapter:
     """`bot.app`'s view of Discord: a messenger for the outbox, `start` and `stop`."""
 
@@ -174,6 +197,7 @@ class DiscordAdapter:
         # The core's other entry points; `bot.app` sets them once the app is built.
         self.chat_changed: ChatChanged | None = chat_changed
         self.suggest: Suggest | None = suggest
+        self.chats_present: ChatsPresent | None = None
         self.client: CdsClient | None = None
         self.messenger = DiscordMessenger(
             lambda: self.client,
@@ -190,11 +214,13 @@ class DiscordAdapter:
         chat_changed: ChatChanged | None = None,
         mark_unreachable: MarkUnreachable | None = None,
         suggest: Suggest | None = None,
+        chats_present: ChatsPresent | None = None,
     ) -> None:
         """Receive the core's entry points besides `handle` (from `bot.app`)."""
         self.chat_changed = chat_changed
         self.mark_unreachable = mark_unreachable
         self.suggest = suggest
+        self.chats_present = chats_present
 
     async def start(self, handle: Handle) -> None:
         """Log in (which syncs the commands), connect, and wait until the servers are known."""
@@ -240,6 +266,40 @@ class DiscordAdapter:
             await self.chat_changed(place, change)
         except Exception:
             logger.exception("could not record a change of channel %s", place.chat_id)
+
+    async def channels_seen(self, guilds: Sequence[discord.Guild]) -> None:
+        """Tell the core every channel the bot sees, so that the ones removed while it was
+        offline are let go; not while a server is unavailable."""
+        if self.chats_present is None:
+            return
+        present = visible_channel_ids(guilds)
+        if present is None:
+            hidden = sum(guild.unavailable for guild in guilds)
+            logger.warning(
+                "not reconciling channels: %d of %d servers are unavailable (a Discord outage); "
+                "their channels may only be hidden",
+                hidden,
+                len(guilds),
+            )
+            return
+        try:
+            await self.chats_present(Platform.DISCORD, present, self._still_there)
+        except Exception:
+            logger.exception("could not reconcile the channels the bot sees")
+
+    async def _still_there(self, chat_id: str) -> bool:
+        """Whether a channel missing from the servers' lists still exists for the bot (an
+        archived thread is not listed): asked by id, it is gone only on 404 or 403."""
+        client = self.client
+        if client is None or not chat_id.isdigit():
+            return True
+        try:
+            await client.fetch_channel(int(chat_id))
+        except (discord.NotFound, discord.Forbidden):
+            return False
+        except discord.HTTPException:
+            logger.warning("could not tell whether channel %s still exists: kept", chat_id)
+        return True
 
     def _point_at_endpoints(self) -> None:
         """The REST and gateway addresses (a local emulator in tests), for the whole run:

@@ -450,17 +450,19 @@ async def discord_world(migrated_url: str) -> AsyncIterator[discord_e2e.World]:
         stop = asyncio.Event()
         dispatcher = asyncio.create_task(app.dispatcher.run(stop, app.wake, 0.05))
         world = discord_e2e.World(emu, app, adapter, stop, dispatcher)
-        try:
-            with emu.patch_discord():
+        # The patch lasts until the adapter has stopped: stopping puts back the addresses it
+        # found at start, which must not outlive this emulator.
+        with emu.patch_discord():
+            try:
                 await app.campaigns.start()
                 await world.start()
                 yield world
-        finally:
-            await app.campaigns.stop()
-            stop.set()
-            await adapter.stop()
-            await dispatcher
-            await app.aclose()
+            finally:
+                await app.campaigns.stop()
+                stop.set()
+                await adapter.stop()
+                await dispatcher
+                await app.aclose()
         assert emu.unhandled == []
 
 

@@ -219,15 +219,17 @@ async def running_world(tmp_path: Path, **emulator: Any) -> AsyncIterator[World]
         stop = asyncio.Event()
         dispatcher = asyncio.create_task(app.dispatcher.run(stop, app.wake, 0.05))
         world = World(emu, app, adapter, stop, dispatcher)
-        try:
-            with emu.patch_discord():
+        # The patch lasts until the adapter has stopped: stopping puts back the addresses it
+        # found at start, which must not outlive this emulator.
+        with emu.patch_discord():
+            try:
                 await world.start()
                 yield world
-        finally:
-            stop.set()
-            await adapter.stop()
-            await dispatcher
-            await app.aclose()
+            finally:
+                stop.set()
+                await adapter.stop()
+                await dispatcher
+                await app.aclose()
         assert emu.unhandled == []
 
 

@@ -749,6 +749,9 @@ class Channel:
     recipient_id: int | None = None
     denied: bool = False
     """The bot lost its permission to send here (``deny_channel``)."""
+    unlisted: bool = False
+    """Left out of GUILD_CREATE but still found by id, as Discord leaves archived threads out
+    (``unlist_channel``)."""
 
 
 @dataclass
@@ -800,6 +803,8 @@ class Guild:
     roles: dict[int, Role] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
     joined_at: datetime = field(default_factory=_now)
+    # In an outage: listed as unavailable in READY, and no GUILD_CREATE is sent for it.
+    unavailable: bool = False
 
 
 @dataclass
@@ -1320,6 +1325,11 @@ class DiscordEmulator:
         channel.denied = denied
         self._dispatch("CHANNEL_UPDATE", self._channel_json(channel), intent=Intent.GUILDS)
 
+    def unlist_channel(self, channel_id: int, unlisted: bool = True) -> None:
+        """Leave a channel out of the next GUILD_CREATEs (as an archived thread): it still
+        answers by id. No event: a connected client notices nothing."""
+        self._channel(channel_id).unlisted = unlisted
+
     def delete_channel(self, channel_id: int) -> None:
         """Delete a channel (later calls get 404 10003) and dispatch CHANNEL_DELETE."""
         channel = self.channels.pop(channel_id)
@@ -1338,6 +1348,19 @@ class DiscordEmulator:
             for channel_id in guild.channels:
                 self.channels.pop(channel_id, None)
         self._dispatch("GUILD_DELETE", data, intent=Intent.GUILDS)
+        self._changed()
+
+    def guild_outage(self, guild_id: int, down: bool = True) -> None:
+        """A Discord outage hides a guild (``down``) or ends: the bot keeps it, but while it
+        is down READY lists it as unavailable without a GUILD_CREATE; a connected client gets
+        GUILD_DELETE with ``unavailable``, then GUILD_CREATE when it is back."""
+        guild = self._guild(guild_id)
+        guild.unavailable = down
+        if down:
+            data = {"id": str(guild_id), "unavailable": True}
+            self._dispatch("GUILD_DELETE", data, intent=Intent.GUILDS)
+        else:
+            self._dispatch("GUILD_CREATE", self._guild_create(guild), intent=Intent.GUILDS)
         self._changed()
 
     def dm_channel(self, user_id: int) -> Channel:
@@ -2690,7 +2713,7 @@ class DiscordEmulator:
             "emojis": [],
             "stickers": [],
             "features": [],
-            "channels": [self._channel_json(c) for c in guild.channels.values()],
+            "channels": [self._channel_json(c) for c in guild.channels.values() if not c.unlisted],
             "threads": [],
             "members": [self._member_json(guild, m) for m in members],
             "presences": [],
@@ -2860,7 +2883,10 @@ class DiscordEmulator:
             ready["shard"] = data["shard"]
         self._dispatch("READY", ready)
         for guild in self.guilds.values():
-            self._dispatch("GUILD_CREATE", self._guild_create(guild, intents), intent=Intent.GUILDS)
+            if not guild.unavailable:
+                self._dispatch(
+                    "GUILD_CREATE", self._guild_create(guild, intents), intent=Intent.GUILDS
+                )
 
     async def _resume(self, connection: _Connection, data: JSON) -> None:
         if data.get("token") not in (self.token, f"Bot {self.token}"):
