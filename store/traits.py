@@ -129,12 +129,23 @@ async def rebuild(session: AsyncSession) -> int:
 @event.listens_for(Member, "after_insert")
 def _inserted(_mapper: Mapper[Member], connection: Connection, member: Member) -> None:
     known = inspect(member).dict
-    if not all(name in known for name in SOURCES):  # a value only the database knows
-        _replace(connection, [member.id])
-        return
-    rows = rows_for(member.id, known)
+    profile = {name: known[name] if name in known else _default(name) for name in SOURCES}
+    rows = rows_for(member.id, profile)
     if rows:
         connection.execute(insert(MemberTrait), rows)
+
+
+def _default(name: str) -> Any:
+    """The value the INSERT gave a column the object did not set (its Python-side default,
+    which the ORM does not copy back onto the object)."""
+    default = Member.__table__.c[name].default
+    if default is None:
+        return None
+    if default.is_callable:
+        return default.arg(None)
+    if default.is_scalar:
+        return default.arg
+    raise TypeError(f"members.{name}: a default only the database knows")
 
 
 @event.listens_for(Member, "after_update")
