@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers import notify
 from handlers.chat import (
     ChatChange,
     ChatJoined,
@@ -25,9 +26,7 @@ from handlers.chat import (
     Target,
 )
 from handlers.context import Services
-from handlers.i18n import _, negotiate, use_language
-from handlers.serial import dump
-from store import outbox
+from handlers.i18n import _
 from store.models import AuditEntry, Chat, Delivery, DeliveryStatus
 from store.uow import UnitOfWork
 
@@ -136,38 +135,28 @@ async def _tell_community_managers(
     community managers must know (they may want to register another one). Returns how many
     were told."""
     community = services.community
-    managers = await outbox.community_manager_ids(
-        session, community.community_managers | community.admins
-    )
     key = Target(Platform(chat.platform), chat.external_id, False).key
-    told = 0
-    for member_id in managers:
-        address = await outbox.private_address(session, member_id)
-        if address is None:
-            continue
-        language = address.locale or negotiate(address.language_code) or community.default_language
-        with use_language(language):
-            text = _(
-                "I can no longer post in {chat} ({platform}): I was removed from it, or it was "
-                "deleted. Announcements and campaigns stop there; if I am added back, its "
-                "registration comes back with me."
-            ).format(chat=chat.title or chat.external_id, platform=chat.platform.capitalize())
-        to = Target(Platform(address.platform), address.external_id, True)
-        queued = await outbox.enqueue(
-            session,
-            # One notice per departure: the same chat may leave again after coming back.
-            purpose=f"left:{key}:{now.isoformat(timespec='seconds')}",
-            target=to.key,
-            platform=address.platform,
-            payload=dump(Message(Rich.of(text))),
-            member_id=member_id,
-            now=now,
+
+    def notice() -> Message:
+        return Message(
+            Rich.of(
+                _(
+                    "I can no longer post in {chat} ({platform}): I was removed from it, or it "
+                    "was deleted. Announcements and campaigns stop there; if I am added back, "
+                    "its registration comes back with me."
+                ).format(chat=chat.title or chat.external_id, platform=chat.platform.capitalize())
+            )
         )
-        if queued is not None:
-            told += 1
-    if not managers:
-        logger.warning("registered chat %s is gone, and no community manager to tell", key)
-    return told
+
+    return await notify.community_managers(
+        session,
+        community.community_managers | community.admins,
+        community.default_language,
+        now,
+        # One notice per departure: the same chat may leave again after coming back.
+        f"left:{key}:{now.isoformat(timespec='seconds')}",
+        notice,
+    )
 
 
 async def _move(session: AsyncSession, chat: Chat, place: Place, new_id: str) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.chat import Outgoing, Platform, Target
 from handlers.context import Ctx
@@ -11,6 +15,8 @@ from handlers.i18n import negotiate, use_language
 from handlers.serial import dump
 from store import members, outbox
 from store.models import Chat, Member
+
+logger = logging.getLogger(__name__)
 
 
 async def language_of(ctx: Ctx, member_id: int) -> str:
@@ -97,3 +103,40 @@ async def to_chat(ctx: Ctx, chat: Chat, purpose: str, build: Callable[[], Outgoi
     if queued is not None:
         ctx.queued += 1
     return queued
+
+
+async def community_managers(
+    session: AsyncSession,
+    identities: frozenset[str],
+    default_language: str,
+    now: datetime,
+    purpose: str,
+    build: Callable[[], Outgoing],
+) -> int:
+    """Queue a private message to every community manager (the members granted the `cm`
+    role and those behind the configured `identities`), each built in their own language,
+    without an actor (an adapter's report, the dispatcher). `purpose` makes it idempotent
+    per manager. Returns how many were queued."""
+    managers = await outbox.community_manager_ids(session, identities)
+    if not managers:
+        logger.warning("no community manager to tell of %s", purpose)
+    told = 0
+    for member_id in managers:
+        address = await outbox.private_address(session, member_id)
+        if address is None:
+            continue
+        with use_language(address.locale or negotiate(address.language_code) or default_language):
+            message = build()
+        target = Target(Platform(address.platform), address.external_id, True)
+        queued = await outbox.enqueue(
+            session,
+            purpose=purpose,
+            target=target.key,
+            platform=address.platform,
+            payload=dump(message),
+            member_id=member_id,
+            now=now,
+        )
+        if queued is not None:
+            told += 1
+    return told

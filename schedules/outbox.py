@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers import notify
 from handlers.cards import need_card
 from handlers.chat import (
     Clock,
@@ -48,7 +49,7 @@ from handlers.chat import (
     Target,
     Unreachable,
 )
-from handlers.i18n import DEFAULT_LANGUAGE, _, negotiate, use_language
+from handlers.i18n import DEFAULT_LANGUAGE, _, use_language
 from handlers.serial import dump, load
 from schedules.leases import LEASE_SECONDS, PlatformLeases
 from schedules.pacing import (
@@ -447,34 +448,29 @@ class Dispatcher:
         return skipped
 
     async def _tell_community_managers(self, session: AsyncSession, target: Target) -> None:
-        managers = await outbox.community_manager_ids(session, self.community_managers)
-        if not managers:
-            logger.warning("not permitted in %s, and no community manager to tell", target.key)
-            return
         title = await outbox.chat_title(session, target.platform.value, target.chat_id)
         chat = title or target.chat_id
         platform = PLATFORM_NAMES.get(target.platform, target.platform.value)
-        for member_id in managers:
-            address = await outbox.private_address(session, member_id)
-            if address is None:
-                continue
-            language = address.locale or negotiate(address.language_code) or self.default_language
-            with use_language(language):
-                text = _(
-                    "I am not allowed to post in {chat} ({platform}): please check my "
-                    "permissions there. Its pending messages were skipped."
-                ).format(chat=chat, platform=platform)
-            to = Target(Platform(address.platform), address.external_id, True)
-            # Unique on (purpose, target): each manager hears of a chat once.
-            await outbox.enqueue(
-                session,
-                purpose=f"refused:{target.key}",
-                target=to.key,
-                platform=address.platform,
-                payload=dump(Message(Rich.of(text))),
-                member_id=member_id,
-                now=self.clock.now(),
+
+        def notice() -> Message:
+            return Message(
+                Rich.of(
+                    _(
+                        "I am not allowed to post in {chat} ({platform}): please check my "
+                        "permissions there. Its pending messages were skipped."
+                    ).format(chat=chat, platform=platform)
+                )
             )
+
+        await notify.community_managers(
+            session,
+            self.community_managers,
+            self.default_language,
+            self.clock.now(),
+            # Unique on (purpose, target): each manager hears of a chat once.
+            f"refused:{target.key}",
+            notice,
+        )
 
     async def _record_failed(self, claimed: Claim, error: str) -> None:
         await self._record(claimed.id, DeliveryStatus.FAILED, error=error)
