@@ -42,6 +42,7 @@ from handlers.errors import (
 from handlers.i18n import _
 from handlers.profile import maybe_ask_profile_question
 from store import offers as store_offers
+from store.members import community_manager_ids
 from store.models import (
     AuditEntry,
     Campaign,
@@ -54,7 +55,6 @@ from store.models import (
     OfferStatus,
     Project,
 )
-from store.projects import community_manager_ids
 
 logger = logging.getLogger(__name__)
 
@@ -378,8 +378,8 @@ async def _followup_help(ctx: Ctx, offer: Offer, need: Need, project: Project) -
     purpose = f"offer:{offer.id}:followup:help:{ctx.now():%Y%m%d%H%M}"
     await _tell_leaders(ctx, project, purpose, build)
     community = ctx.community
-    managers = await community_manager_ids(
-        ctx.session, community.community_managers | community.admins
+    managers = set(
+        await community_manager_ids(ctx.session, community.community_managers | community.admins)
     )
     leaders = set(await lookup.leader_ids(ctx, project.id))
     for member_id in sorted(managers - leaders - {ctx.actor.member_id}):

@@ -117,7 +117,7 @@ async def community_managers(
     role and those behind the configured `identities`), each built in their own language,
     without an actor (an adapter's report, the dispatcher). `purpose` makes it idempotent
     per manager. Returns how many were queued."""
-    managers = await outbox.community_manager_ids(session, identities)
+    managers = await members.community_manager_ids(session, identities)
     if not managers:
         logger.warning("no community manager to tell of %s", purpose)
     told = 0

@@ -11,8 +11,8 @@ from handlers.context import Ctx
 from handlers.dialogs import Data, Dialog, Option, Pick, Step
 from handlers.i18n import N_, _
 from store import privacy as store
+from store.members import community_manager_ids
 from store.models import Project
-from store.projects import community_manager_ids
 
 logger = logging.getLogger(__name__)
 

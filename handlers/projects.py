@@ -25,6 +25,7 @@ from handlers.errors import (
     WrongStatus,
 )
 from handlers.i18n import LANGUAGES, N_, _, translate
+from store import members
 from store import projects as store
 from store.models import AuditEntry, Project, ProjectLeader, ProjectStatus, Role
 
@@ -408,8 +409,10 @@ async def _finish_propose(ctx: Ctx, data: Data) -> None:
 
 async def _tell_community_managers(ctx: Ctx, project: Project) -> None:
     community = ctx.community
-    recipients = await store.community_manager_ids(
-        ctx.session, community.community_managers | community.admins
+    recipients = set(
+        await members.community_manager_ids(
+            ctx.session, community.community_managers | community.admins
+        )
     )
     recipients.discard(ctx.actor.member_id)
     proposer = ctx.actor.display_name

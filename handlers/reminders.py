@@ -35,7 +35,7 @@ from handlers.chat import Actor, Button, Identity, Message, Place, Platform, Ric
 from handlers.context import Ctx, Services
 from handlers.errors import TooManyOffersPerHour, TooManyPendingOffers
 from handlers.i18n import N_, _
-from store import outbox
+from store import members
 from store import reminders as store_reminders
 from store.models import AuditEntry, Member, Need, Offer, OfferStatus, Project
 
@@ -171,7 +171,7 @@ async def _name(ctx: Ctx, member_id: int | None) -> str:
 
 async def _manager_ids(ctx: Ctx) -> list[int]:
     community = ctx.community
-    return await outbox.community_manager_ids(
+    return await members.community_manager_ids(
         ctx.session, community.community_managers | community.admins
     )
 

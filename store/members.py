@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, literal, select, union_all
+from sqlalchemy import and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Member, MemberIdentity, MemberRole, ProjectLeader
+from store.models import Member, MemberIdentity, MemberRole, ProjectLeader, Role
 
 # Refreshing last_seen on every message would write on every read-only command.
 SEEN_GRANULARITY = timedelta(minutes=5)
@@ -134,3 +135,26 @@ async def find_by_reference(session: AsyncSession, ref: str, platform: str) -> l
     return list(
         await session.scalars(select(Member).where(func.lower(Member.display_name) == name))
     )
+
+
+async def community_manager_ids(session: AsyncSession, identities: Iterable[str]) -> list[int]:
+    """The community managers: members granted the `cm` role, and the members behind the
+    configured identities ("telegram:123"), in id order."""
+    found = set(
+        await session.scalars(select(MemberRole.member_id).where(MemberRole.role == Role.CM.value))
+    )
+    pairs = [tuple(key.split(":", 1)) for key in identities if ":" in key]
+    if pairs:
+        found.update(
+            await session.scalars(
+                select(MemberIdentity.member_id).where(
+                    or_(
+                        *(
+                            and_(MemberIdentity.platform == p, MemberIdentity.external_id == e)
+                            for p, e in pairs
+                        )
+                    )
+                )
+            )
+        )
+    return sorted(found)

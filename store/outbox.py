@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,9 +17,6 @@ from store.models import (
     Delivery,
     DeliveryStatus,
     Member,
-    MemberIdentity,
-    MemberRole,
-    Role,
 )
 
 
@@ -190,29 +186,6 @@ async def skip_pending(session: AsyncSession, target: str, error: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount if isinstance(result, CursorResult) else 0
-
-
-async def community_manager_ids(session: AsyncSession, identities: Iterable[str]) -> list[int]:
-    """The community managers: members granted the `cm` role, and the members behind the
-    configured identities ("telegram:123"), in id order."""
-    found = set(
-        await session.scalars(select(MemberRole.member_id).where(MemberRole.role == Role.CM.value))
-    )
-    pairs = [tuple(key.split(":", 1)) for key in identities if ":" in key]
-    if pairs:
-        found.update(
-            await session.scalars(
-                select(MemberIdentity.member_id).where(
-                    or_(
-                        *(
-                            and_(MemberIdentity.platform == p, MemberIdentity.external_id == e)
-                            for p, e in pairs
-                        )
-                    )
-                )
-            )
-        )
-    return sorted(found)
 
 
 async def private_address(session: AsyncSession, member_id: int) -> PrivateAddress | None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store import members
-from store.models import Follow, Member, MemberRole, Need, NeedStatus, Project, ProjectStatus
+from store.models import Follow, Member, Need, NeedStatus, Project, ProjectStatus
 
 
 async def by_slug(session: AsyncSession, slug: str) -> Project | None:
@@ -128,19 +127,3 @@ async def count_with_status(session: AsyncSession, status: str) -> int:
         select(func.count()).select_from(Project).where(Project.status == status)
     )
     return int(found or 0)
-
-
-async def community_manager_ids(
-    session: AsyncSession, configured: Sequence[str] | frozenset[str]
-) -> set[int]:
-    """Members who are community managers: granted in chat (`cm` rows) or configured by
-    platform identity (`"telegram:123"`) — the latter only once they have written to us."""
-    ids = set(await session.scalars(select(MemberRole.member_id).where(MemberRole.role == "cm")))
-    for key in configured:
-        platform, sep, external_id = key.partition(":")
-        if not sep:
-            continue
-        found = await members.identity(session, platform, external_id)
-        if found is not None:
-            ids.add(found.member_id)
-    return ids
