@@ -264,7 +264,8 @@ class Offer(Base):
     __tablename__ = "offers"
     __table_args__ = (
         Index("ix_offers_need_member", "need_id", "member_id"),
-        Index("ix_offers_created_status_kind", "created_at", "status", "kind"),
+        # /stats reads offers by creation time, status, kind and need from this index alone.
+        Index("ix_offers_created_status_kind_need", "created_at", "status", "kind", "need_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

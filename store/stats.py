@@ -251,9 +251,11 @@ async def _offers_and_funnel(
     by_kind = _named(KINDS, counts[len(statuses) :], total)
 
     announced = select(Announcement.need_id).where(_within(Announcement.created_at, since, until))
-    # `need_id + 0` (here and for the clicks): read the rows in one pass and test each need
-    # against the announced ones, rather than look up every row of every announced need
-    # through the index (SQLite would: several times slower when most needs were announced).
+    # `need_id + 0` (here and for the clicks): read the period's rows in one pass and test
+    # each need against the announced ones, rather than look up every row of every announced
+    # need through the need index (SQLite would: several times slower when most needs were
+    # announced). For the offers, that pass reads the (created_at, status, kind, need_id)
+    # index alone.
     funnel = (
         await session.execute(
             select(
