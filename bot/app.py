@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings, community_from
 from bot.console import CONSOLE_HELP, NAME, Console, ConsoleMessenger, Screen
-from handlers import core, groups, suggest
+from handlers import charts, core, groups, suggest
 from handlers.chat import ChatChange, Clock, Event, Identity, Messenger, Outgoing, Place, Platform
 from handlers.context import Community, Services, SystemClock
 from handlers.core import Router
@@ -294,6 +294,7 @@ async def run(settings: Settings) -> int:
         )
         # Offers waiting for an answer: remind the leaders, tell the CMs, release (once each).
         reminders = asyncio.create_task(run_reminders(app.services, stop), name="offer-reminders")
+        charts_ready = asyncio.create_task(_prepare_charts(), name="charts-warm-up")
         try:
             for adapter in adapters:
                 bind_adapter(app, adapter)
@@ -312,7 +313,17 @@ async def run(settings: Settings) -> int:
                 await campaigns.stop()
             await reminders
             await dispatcher
+            await charts_ready
     return 0
+
+
+async def _prepare_charts() -> None:
+    """Load matplotlib in a worker thread while the bot starts (a failure only costs the
+    first /stats that second)."""
+    try:
+        await asyncio.to_thread(charts.prepare)
+    except Exception:
+        logger.warning("could not prepare the charts ahead of time", exc_info=True)
 
 
 # --- the console ----------------------------------------------------------------------------

@@ -39,6 +39,12 @@ class LineChart:
     series: tuple[Series, ...]
 
 
+def prepare() -> None:
+    """Draw a first, throw-away chart: matplotlib's import and font cache cost about a
+    second, better spent at start-up (in a worker thread) than on a manager's first /stats."""
+    line_chart_png(LineChart("-", "", ("1", "2"), (Series("-", (0, 1)),)))
+
+
 def line_chart_png(chart: LineChart) -> bytes:
     """The chart as a 1000x700 PNG."""
     from matplotlib.figure import Figure
