@@ -7,7 +7,7 @@ server and dropped afterwards). The needs timed get realistic texts (skills of t
 in their title and details, so that skills, kinds, origins and languages all take part), and
 `--feedback` "Not for me" answers are added. Then, for `--timed` open needs of open projects:
 
-- match: `handlers.matching.find_matches` with the bound of notes per need (`--bound`, 200
+- match: `handlers.match_finding.find_matches` with the bound of notes per need (`--bound`, 200
   as in the settings): the candidate query and the exact scoring in Python, the skill tags
   already read (they are read once per `VOCABULARY_SECONDS`; their reading is shown apart as
   "skill tags");
@@ -54,7 +54,8 @@ from bench.stats import FixedClock, percentile  # noqa: E402
 from handlers import core, routes  # noqa: E402
 from handlers.chat import Actor, Command, Event, Identity, Image, Place, Platform  # noqa: E402
 from handlers.context import Community, Ctx, Services  # noqa: E402
-from handlers.matching import find_matches, forget_skills, notify_matches  # noqa: E402
+from handlers.match_finding import find_matches, forget_skills  # noqa: E402
+from handlers.match_notes import notify_matches  # noqa: E402
 from store import matching as queries  # noqa: E402
 from store import stats  # noqa: E402
 from store.db import create_engine, session_factory  # noqa: E402

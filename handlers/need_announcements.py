@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 
-from handlers import lookup, matching, notify
+from handlers import lookup, notify
 from handlers.cards import need_card
 from handlers.chat import Command, Edit, MessageRef, Platform, Rich, Target
 from handlers.context import Ctx
 from handlers.errors import ProjectNotOpen, Usage
 from handlers.i18n import _, use_language
+from handlers.match_notes import notify_matches, report_text
 from handlers.need_rules import audit, need_and_project, require_open_need
 from handlers.serial import dump
 from store import needs as store_needs
@@ -83,7 +84,7 @@ async def cmd_announce(ctx: Ctx, cmd: Command) -> None:
             )
         )
         # Members whose profile fits still hear of it, personally.
-        ctx.reply(matching.report_text(await matching.notify_matches(ctx, need, project)))
+        ctx.reply(report_text(await notify_matches(ctx, need, project)))
         return
     already = await store_needs.announced_chat_ids(ctx.session, need.id)
     purpose = f"announce:need:{need.id}"
@@ -106,14 +107,14 @@ async def cmd_announce(ctx: Ctx, cmd: Command) -> None:
     await ctx.session.flush()
     if posted:
         audit(ctx, "need.announce", f"need:{need.id}", chats=posted, already=skipped)
-    matched = await matching.notify_matches(ctx, need, project)
+    matched = await notify_matches(ctx, need, project)
     ctx.reply(
         Rich.join(
             [
                 _("Announced in {count} groups ({already} already had it).").format(
                     count=len(posted), already=skipped
                 ),
-                matching.report_text(matched),
+                report_text(matched),
             ]
         )
     )

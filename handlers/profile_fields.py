@@ -14,7 +14,7 @@ from handlers.context import Ctx
 from handlers.dialogs import Data, FreeText, Option, Pick
 from handlers.errors import InvalidChoice
 from handlers.i18n import N_, _, current_language
-from handlers.matching import forget_skills
+from handlers.match_finding import forget_skills
 from handlers.profile_values import (
     COUNTRY_INPUT_MAX,
     LANGUAGES_INPUT_MAX,

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import matching
+from handlers import match_finding
 from handlers.match_scoring import Feedback, Match, Profile, ranked, score
 from store.models import MatchFeedback, Member, Need, Offer, Project, ProjectLeader
 
@@ -140,8 +140,8 @@ def key(matches: list[Match]) -> list[tuple[int, int, tuple[str, ...]]]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 async def test_find_matches_agrees_with_scoring_every_member(sessions, monkeypatch, seed):
-    monkeypatch.setattr(matching, "PAGE_MARGIN", 0)
-    matching.forget_skills()
+    monkeypatch.setattr(match_finding, "PAGE_MARGIN", 0)
+    match_finding.forget_skills()
     async with sessions() as session, session.begin():
         pairs = await community(session, random.Random(seed))
         sizes: list[int] = []
@@ -153,13 +153,13 @@ async def test_find_matches_agrees_with_scoring_every_member(sessions, monkeypat
                 "strong" if {"skill", "origin"} & {r.kind for r in m.reasons} else "weak"
                 for m in expected
             )
-            every = await matching.find_matches(session, need, project, LANGUAGES, NOW)
+            every = await match_finding.find_matches(session, need, project, LANGUAGES, NOW)
             assert every.complete
             assert key(every.matches) == key(expected), need.title
             for best in (1, 2, 5, 13):
-                found = await matching.find_matches(
+                found = await match_finding.find_matches(
                     session, need, project, LANGUAGES, NOW, best=best
                 )
                 assert key(found.matches[:best]) == key(expected[:best]), (need.title, best)
         assert max(sizes) > 13 and tiers == {"strong", "weak"}
-    matching.forget_skills()
+    match_finding.forget_skills()

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from handlers.i18n import use_language
+from handlers.match_notes import explain, listing
 from handlers.match_scoring import (
     Feedback,
     Match,
@@ -24,7 +25,6 @@ from handlers.match_scoring import (
     score,
     subject_of,
 )
-from handlers.matching import explain, listing
 from store.respect import capped, not_before, parse_window, quiet_until
 from store.traits import facts, origin_key, rows_for
 
