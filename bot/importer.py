@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings, _parse_identity
 from handlers.dialogs import CURRENCIES, clean_text
-from handlers.projects import SLUG
+from handlers.project_rules import SLUG
 from store import members
 from store import projects as project_store
 from store.db import create_engine, session_factory

@@ -13,7 +13,7 @@ from handlers.chat import Command, Message, Outgoing, Rich, Span, bold
 from handlers.context import Ctx
 from handlers.errors import InvalidTags, NotAllowed
 from handlers.i18n import _
-from handlers.projects import audit, usage
+from handlers.project_rules import audit, usage
 from store import members
 from store.models import AuditEntry, Chat, Member, MemberRole, Project, ProjectLeader, Role
 

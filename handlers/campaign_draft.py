@@ -96,7 +96,7 @@ def read_audience(data: Data) -> dict[str, Any]:
     """Which groups and which members receive it, as the scheduler reads it."""
     if data.get("kind") in PERSONAL_KINDS:
         return {"groups": "none", "members": "everyone"}
-    from handlers.projects import parse_tags
+    from handlers.project_rules import parse_tags
 
     groups: Any = data.get("groups", "none")
     if groups == "tags":

@@ -272,7 +272,8 @@ async def press_campaign_offer(ctx: Ctx, press: Press) -> None:
 
 async def press_campaign_project(ctx: Ctx, press: Press) -> None:
     """ "See the project" under a campaign's message: show its card, credited."""
-    from handlers.projects import SLUG, show_project
+    from handlers.project_rules import SLUG
+    from handlers.projects import show_project
 
     if len(press.args) != 2 or not SLUG.fullmatch(press.args[0]):
         raise StaleButton()

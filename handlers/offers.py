@@ -1,19 +1,20 @@
-"""Offers: a member offers a contribution to a need; the project's leaders accept, decline
-or mark it done; the member follows their offers and may withdraw them."""
+"""Offering: a member offers a contribution to a need through a short conversation (from a
+deep link, `/offer`, the "I can help" button, a match or a campaign), the project's leaders
+hear of it, and the member follows their offers with `/myoffers` and may withdraw them.
+
+`begin_offer` is the one way into the conversation for the other modules. The leaders' answers
+are in `offer_review`; what both sides share is in `offer_rules`."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
-from handlers import dialogs, lookup, notify, recognition, referrals, reminders
+from handlers import dialogs, lookup, notify, referrals, reminders
 from handlers.cards import (
     AVAILABILITY_LABELS,
     KIND_LABELS,
     NEED_STATUS_LABELS,
-    OFFER_STATUS_LABELS,
     kind_label,
     money,
     offer_summary,
@@ -32,30 +33,31 @@ from handlers.errors import (
     Usage,
 )
 from handlers.i18n import N_, _
+from handlers.offer_rules import (
+    PENDING,
+    WITHDRAWABLE,
+    audit_offer,
+    contact_of,
+    decision_buttons,
+    offer_parts,
+    status_label,
+)
 from store import offers as store_offers
 from store.models import (
-    AuditEntry,
     Availability,
     ContributionKind,
-    Member,
     Need,
     NeedStatus,
     Offer,
     OfferStatus,
     Project,
     ProjectStatus,
-    Role,
 )
 
 logger = logging.getLogger(__name__)
 
-PENDING = OfferStatus.PENDING.value
-ACCEPTED = OfferStatus.ACCEPTED.value
-WITHDRAWABLE = (PENDING, ACCEPTED)
 MESSAGE_MAX = 1000
-REASON_MAX = 500
 MY_OFFERS_SHOWN = 20
-REVIEW_SHOWN = 30
 
 KINDS: tuple[str, ...] = tuple(kind.value for kind in ContributionKind)
 AVAILABILITY_OPTIONS: tuple[Option, ...] = tuple(
@@ -68,42 +70,6 @@ CONTACT_OPTIONS: tuple[Option, ...] = (
 SEND_OPTIONS: tuple[Option, ...] = (Option("yes", N_("Send my offer")),)
 
 
-# --- shared helpers ------------------------------------------------------------------------
-
-
-def _audit(ctx: Ctx, action: str, offer_id: int, **details: Any) -> None:
-    ctx.session.add(
-        AuditEntry(
-            at=ctx.now(),
-            actor_id=ctx.actor.member_id,
-            action=action,
-            subject=f"offer:{offer_id}",
-            details=details,
-        )
-    )
-
-
-def _offer_status(status: str) -> str:
-    return _(OFFER_STATUS_LABELS.get(status, status))
-
-
-async def _contact_of(ctx: Ctx, member_id: int) -> str:
-    """How to reach a member: each platform, with its @username when there is one."""
-    member = await ctx.session.get(Member, member_id)
-    if member is None:
-        return ""
-    handles = [
-        f"{identity.platform} @{identity.username}" if identity.username else identity.platform
-        for identity in member.identities
-    ]
-    return ", ".join(handles)
-
-
-async def _name_of(ctx: Ctx, member_id: int | None) -> str:
-    member = await ctx.session.get(Member, member_id) if member_id is not None else None
-    return member.display_name if member is not None and member.display_name else "—"
-
-
 async def _check_offerable(ctx: Ctx, need: Need, project: Project) -> None:
     """A member may offer on an open need of an open project, once at a time."""
     if need.status != NeedStatus.OPEN.value:
@@ -114,12 +80,6 @@ async def _check_offerable(ctx: Ctx, need: Need, project: Project) -> None:
     if existing is not None:
         raise DuplicateOffer(offer=existing.id)
     await reminders.check_offer_limits(ctx)  # pending offers and offers per hour are bounded
-
-
-async def _offer_parts(ctx: Ctx, offer: Offer) -> tuple[Need, Project]:
-    need = await ctx.session.get_one(Need, offer.need_id)
-    project = await ctx.session.get_one(Project, need.project_id)
-    return need, project
 
 
 # --- offering ------------------------------------------------------------------------------
@@ -203,7 +163,7 @@ def _is_funding(data: Data) -> bool:
 
 
 async def _ask_contact(ctx: Ctx, data: Data) -> str:
-    contact = await _contact_of(ctx, ctx.actor.member_id)
+    contact = await contact_of(ctx, ctx.actor.member_id)
     return _(
         "May I give your contact ({contact}) to the project's leaders, so that they can reach you?"
     ).format(contact=contact or ctx.actor.display_name)
@@ -259,7 +219,7 @@ async def _finish_offer(ctx: Ctx, data: Data) -> None:
     )
     ctx.session.add(offer)
     await ctx.session.flush()
-    _audit(ctx, "offer.create", offer.id, need=need.id, kind=offer.kind)
+    audit_offer(ctx, "offer.create", offer.id, need=need.id, kind=offer.kind)
     if offer.source.startswith("campaign:"):  # came through a campaign's link or button
         from handlers.campaign_responses import credit_offer
 
@@ -284,7 +244,7 @@ async def _finish_offer(ctx: Ctx, data: Data) -> None:
 
 async def _tell_leaders_new(ctx: Ctx, offer: Offer, need: Need, project: Project) -> None:
     name = ctx.actor.display_name
-    contact = await _contact_of(ctx, ctx.actor.member_id) if offer.share_contact else ""
+    contact = await contact_of(ctx, ctx.actor.member_id) if offer.share_contact else ""
 
     def build() -> Message:
         lines: list[Rich | Span | str] = [
@@ -299,23 +259,10 @@ async def _tell_leaders_new(ctx: Ctx, offer: Offer, need: Need, project: Project
                     _("They did not share their contact: answer with the buttons and I tell them.")
                 )
             )
-        return Message(Rich.join(lines), _decision_buttons(offer))
+        return Message(Rich.join(lines), decision_buttons(offer))
 
     for leader_id in await lookup.leader_ids(ctx, project.id):
         await notify.to_member(ctx, leader_id, f"offer:{offer.id}:new", build)
-
-
-def _decision_buttons(offer: Offer) -> tuple[tuple[Button, ...], ...]:
-    if offer.status == PENDING:
-        return rows(
-            Button("✅ " + _("Accept"), "acc", (str(offer.id),)),
-            Button("✖️ " + _("Decline"), "dec", (str(offer.id),)),
-        )
-    if offer.status == ACCEPTED:
-        return rows(Button("🎉 " + _("Mark done"), "done", (str(offer.id),)))
-    if offer.status == OfferStatus.DONE.value and offer.thanked_at is None:
-        return rows(recognition.thank_button(offer))
-    return ()
 
 
 # --- the member's offers -------------------------------------------------------------------
@@ -345,7 +292,7 @@ async def press_withdraw(ctx: Ctx, press: Press) -> None:
     if offer.member_id != ctx.actor.member_id:
         raise NotYourOffer()
     if offer.status not in WITHDRAWABLE:
-        raise OfferAlreadyDecided(status=_offer_status(offer.status))
+        raise OfferAlreadyDecided(status=status_label(offer.status))
     won = await store_offers.transition(
         ctx.session,
         offer.id,
@@ -355,9 +302,9 @@ async def press_withdraw(ctx: Ctx, press: Press) -> None:
     )
     if not won:
         await ctx.session.refresh(offer)
-        raise OfferAlreadyDecided(status=_offer_status(offer.status))
-    need, project = await _offer_parts(ctx, offer)
-    _audit(ctx, "offer.withdraw", offer.id, need=need.id)
+        raise OfferAlreadyDecided(status=status_label(offer.status))
+    need, project = await offer_parts(ctx, offer)
+    audit_offer(ctx, "offer.withdraw", offer.id, need=need.id)
     name = ctx.actor.display_name
 
     def build() -> Message:
@@ -376,234 +323,13 @@ async def press_withdraw(ctx: Ctx, press: Press) -> None:
     )
 
 
-# --- the leaders' review -------------------------------------------------------------------
-
-
-async def cmd_offers(ctx: Ctx, cmd: Command) -> None:
-    """Review the offers on your projects: accept, decline, or mark them done."""
-    project_ids: list[int] | None
-    if cmd.args:
-        project = await lookup.project(ctx, cmd.args[0])
-        await lookup.require_leader(ctx, project)
-        project_ids = [project.id]
-    elif ctx.actor.roles & {Role.CM.value, Role.ADMIN.value}:
-        project_ids = None
-    else:
-        project_ids = await store_offers.led_project_ids(ctx.session, ctx.actor.member_id)
-    found, total = await store_offers.for_review(
-        ctx.session, project_ids=project_ids, statuses=WITHDRAWABLE, limit=REVIEW_SHOWN
-    )
-    if not found:
-        ctx.reply(_("No offers are waiting for an answer."))
-        await recognition.show_unthanked(ctx, project_ids)
-        return
-    ctx.reply(bold(_("Offers to answer: {count}").format(count=total)))
-    for offer, need, project in found:
-        lines: list[Rich | Span | str] = [offer_summary(offer, need, project)]
-        lines.append(_("From: {name}").format(name=await _name_of(ctx, offer.member_id)))
-        if offer.share_contact and offer.member_id is not None:
-            lines.append(
-                _("Contact: {contact}").format(contact=await _contact_of(ctx, offer.member_id))
-            )
-        ctx.reply(Rich.join(lines), _decision_buttons(offer))
-    if total > len(found):
-        ctx.reply(
-            _(
-                "Showing the {shown} oldest. Answer them first, or choose a project: "
-                "/offers <short name>."
-            ).format(shown=len(found))
-        )
-    await recognition.show_unthanked(ctx, project_ids)
-
-
 async def _pressed_offer(ctx: Ctx, press: Press) -> Offer:
     if len(press.args) != 1:
         raise StaleButton()
     return await lookup.offer(ctx, press.args[0])
 
 
-async def _led_offer(ctx: Ctx, offer_id: str) -> tuple[Offer, Need, Project]:
-    """The offer a leader acts on, re-authorised on every press: the button proves nothing."""
-    offer = await lookup.offer(ctx, offer_id)
-    need, project = await _offer_parts(ctx, offer)
-    await lookup.require_leader(ctx, project)
-    return offer, need, project
-
-
-async def _decide(
-    ctx: Ctx,
-    offer: Offer,
-    *,
-    from_status: str,
-    to_status: str,
-    reason: str = "",
-) -> None:
-    """Apply one decision if nobody decided first; otherwise say what happened."""
-    values: dict[str, Any] = {"decided_by": ctx.actor.member_id, "decided_at": ctx.now()}
-    if to_status == OfferStatus.DECLINED.value:
-        values["reason"] = reason
-    won = await store_offers.transition(
-        ctx.session, offer.id, from_statuses=(from_status,), to_status=to_status, **values
-    )
-    await ctx.session.refresh(offer)
-    if not won:
-        raise OfferAlreadyDecided(status=_offer_status(offer.status))
-    details = {"reason": reason} if to_status == OfferStatus.DECLINED.value else {}
-    _audit(ctx, f"offer.{_VERBS[to_status]}", offer.id, **details)
-
-
-_VERBS = {
-    OfferStatus.ACCEPTED.value: "accept",
-    OfferStatus.DECLINED.value: "decline",
-    OfferStatus.DONE.value: "done",
-}
-
-
-async def _tell_member(ctx: Ctx, offer: Offer, decision: str, build: Callable[[], Message]) -> None:
-    """Tell the member of a decision; if they cannot be reached, the deciding leader hears it."""
-    if offer.member_id is None:  # erased member: nobody to tell
-        return
-    name = await _name_of(ctx, offer.member_id)
-
-    def unreachable() -> Message:
-        return Message(
-            Rich.of(
-                _(
-                    "I could not write to {name} privately about offer no. {offer}: they have "
-                    "not opened a private chat with me, or closed it. They will see your answer "
-                    "as soon as they write to me."
-                ).format(name=name, offer=offer.id)
-            )
-        )
-
-    await notify.to_member(
-        ctx,
-        offer.member_id,
-        f"offer:{offer.id}:{decision}",
-        build,
-        waiting=ctx.actor.member_id,
-        if_unreachable=unreachable,
-    )
-
-
-async def press_accept(ctx: Ctx, press: Press) -> None:
-    """Accept an offer on your project; the member is told you will contact them."""
-    if len(press.args) != 1:
-        raise StaleButton()
-    offer, need, project = await _led_offer(ctx, press.args[0])
-    await _decide(ctx, offer, from_status=PENDING, to_status=ACCEPTED)
-    leader = ctx.actor.display_name
-    leader_contact = await _contact_of(ctx, ctx.actor.member_id)
-
-    def build() -> Message:
-        lines: list[Rich | Span | str] = [
-            Rich.of("✅ ")
-            + bold(
-                _("{leader} accepted your offer no. {offer} for “{need}” ({project}).").format(
-                    leader=leader, offer=offer.id, need=need.title, project=project.title
-                )
-            ),
-            _("Thank you! They will contact you to organise what comes next."),
-        ]
-        if not offer.share_contact and leader_contact:
-            lines.append(
-                _("You kept your contact private: you can write to them ({contact}).").format(
-                    contact=leader_contact
-                )
-            )
-        return Message(Rich.join(lines))
-
-    await _tell_member(ctx, offer, "accepted", build)
-    await referrals.thank_referrer(ctx, offer, need, project)
-    lines: list[Rich | Span | str] = [
-        _("You accepted offer no. {offer}; I told {name}.").format(
-            offer=offer.id, name=await _name_of(ctx, offer.member_id)
-        )
-    ]
-    if offer.share_contact and offer.member_id is not None:
-        lines.append(
-            _("Contact: {contact}").format(contact=await _contact_of(ctx, offer.member_id))
-        )
-    lines.append(_("When the contribution is made, mark it done to thank them."))
-    ctx.reply(Rich.join(lines), _decision_buttons(offer))
-
-
-async def press_decline(ctx: Ctx, press: Press) -> None:
-    """Decline an offer on your project, after asking for an optional reason."""
-    if len(press.args) != 1:
-        raise StaleButton()
-    offer, need, _project = await _led_offer(ctx, press.args[0])
-    if offer.status != PENDING:
-        raise OfferAlreadyDecided(status=_offer_status(offer.status))
-    await dialogs.start(ctx, DECLINE, data={"offer_id": offer.id, "need_title": need.title})
-
-
-def _ask_reason(ctx: Ctx, data: Data) -> str:
-    return _(
-        "Why do you decline offer no. {offer} (“{need}”)? The member will read your reason "
-        "(at most 500 characters; Skip to give none)."
-    ).format(offer=data["offer_id"], need=data["need_title"])
-
-
-async def _finish_decline(ctx: Ctx, data: Data) -> None:
-    offer, need, project = await _led_offer(ctx, str(data["offer_id"]))
-    reason = data.get("reason") or ""
-    await _decide(
-        ctx, offer, from_status=PENDING, to_status=OfferStatus.DECLINED.value, reason=reason
-    )
-    leader = ctx.actor.display_name
-
-    def build() -> Message:
-        lines: list[Rich | Span | str] = [
-            _("{leader} declined your offer no. {offer} for “{need}” ({project}).").format(
-                leader=leader, offer=offer.id, need=need.title, project=project.title
-            )
-        ]
-        if reason:
-            lines.append(Rich.of(_("Their reason: ")) + italic(reason))
-        lines.append(_("Thank you for offering: other needs may be waiting for you, see /needs."))
-        return Message(Rich.join(lines))
-
-    await _tell_member(ctx, offer, "declined", build)
-    ctx.reply(
-        _("You declined offer no. {offer}; I told {name}.").format(
-            offer=offer.id, name=await _name_of(ctx, offer.member_id)
-        )
-    )
-
-
-async def press_done(ctx: Ctx, press: Press) -> None:
-    """Mark an accepted offer as done, and thank the member."""
-    if len(press.args) != 1:
-        raise StaleButton()
-    offer, need, project = await _led_offer(ctx, press.args[0])
-    await _decide(ctx, offer, from_status=ACCEPTED, to_status=OfferStatus.DONE.value)
-    member_name = await _name_of(ctx, offer.member_id)
-
-    def build() -> Message:
-        return Message(
-            Rich.join(
-                [
-                    Rich.of("🌱 ") + bold(_("Thank you, {name}!").format(name=member_name)),
-                    _(
-                        "Your contribution to “{need}” ({project}) is marked as done. This is "
-                        "how the territory's projects move forward: thank you for being part of it."
-                    ).format(need=need.title, project=project.title),
-                    _("More needs are waiting for people like you: /needs"),
-                ]
-            )
-        )
-
-    await _tell_member(ctx, offer, "done", build)
-    ctx.reply(
-        _("Offer no. {offer} is marked as done; I thanked {name}.").format(
-            offer=offer.id, name=member_name
-        ),
-        _decision_buttons(offer),  # Thank, personally
-    )
-
-
-# --- the conversations, as tables ----------------------------------------------------------
+# --- the conversation, as a table ----------------------------------------------------------
 
 OFFER = dialogs.register(
     Dialog(
@@ -617,13 +343,5 @@ OFFER = dialogs.register(
             Step("send", _ask_send, Pick(SEND_OPTIONS)),
         ),
         finish=_finish_offer,
-    )
-)
-
-DECLINE = dialogs.register(
-    Dialog(
-        "decline",
-        steps=(Step("reason", _ask_reason, FreeText(REASON_MAX, optional=True)),),
-        finish=_finish_decline,
     )
 )

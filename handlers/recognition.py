@@ -207,7 +207,7 @@ async def cmd_contributors(ctx: Ctx, cmd: Command) -> None:
     """Show who contributed to a project, by kind, naming only those who agreed to it."""
     if not cmd.args:
         raise Usage(usage=_("/contributors <short name>"))
-    from handlers.projects import visible_project
+    from handlers.project_rules import visible_project
 
     project = await visible_project(ctx, cmd.args[0])
     found = await store.project_contributions(ctx.session, project.id)

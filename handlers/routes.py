@@ -16,10 +16,13 @@ from handlers import (
     need_closing,
     need_dialogs,
     needs,
+    offer_review,
     offers,
     privacy,
     profile,
+    project_dialogs,
     project_news,
+    project_status,
     projects,
     recognition,
     referrals,
@@ -49,7 +52,7 @@ COMMAND_ROUTES: dict[str, Route] = {
     "unfollow": Route(
         projects.cmd_unfollow, N_("/unfollow <short name>"), N_("stop news of a project")
     ),
-    "propose": Route(projects.cmd_propose, N_("/propose"), N_("propose a new project")),
+    "propose": Route(project_dialogs.cmd_propose, N_("/propose"), N_("propose a new project")),
     "language": Route(start.cmd_language, N_("/language [fr|en|ar]"), N_("change language")),
     "cancel": Route(start.cmd_cancel, N_("/cancel"), N_("stop the current conversation")),
     "profile": Route(
@@ -80,7 +83,9 @@ COMMAND_ROUTES: dict[str, Route] = {
         N_("/closeneed <need no.> fulfilled|cancelled"),
         N_("close a need"),
     ),
-    "offers": Route(offers.cmd_offers, N_("/offers [short name]"), N_("review pending offers")),
+    "offers": Route(
+        offer_review.cmd_offers, N_("/offers [short name]"), N_("review pending offers")
+    ),
     "announce": Route(
         need_announcements.cmd_announce,
         N_("/announce <need no.>"),
@@ -95,11 +100,13 @@ COMMAND_ROUTES: dict[str, Route] = {
         matching.cmd_match, N_("/match <need no.>"), N_("who a need would reach, and why")
     ),
     # community managers
-    "newproject": Route(projects.cmd_newproject, N_("/newproject"), N_("create a project")),
-    "publish": Route(projects.cmd_publish, N_("/publish <short name>"), N_("open a project")),
-    "pause": Route(projects.cmd_pause, N_("/pause <short name>"), N_("pause a project")),
-    "archive": Route(projects.cmd_archive, N_("/archive <short name>"), N_("archive a project")),
-    "drafts": Route(projects.cmd_drafts, N_("/drafts"), N_("proposals to review")),
+    "newproject": Route(project_dialogs.cmd_newproject, N_("/newproject"), N_("create a project")),
+    "publish": Route(project_status.cmd_publish, N_("/publish <short name>"), N_("open a project")),
+    "pause": Route(project_status.cmd_pause, N_("/pause <short name>"), N_("pause a project")),
+    "archive": Route(
+        project_status.cmd_archive, N_("/archive <short name>"), N_("archive a project")
+    ),
+    "drafts": Route(project_status.cmd_drafts, N_("/drafts"), N_("proposals to review")),
     "grant": Route(
         admin.cmd_grant,
         N_("/grant <member> leader <short name> | /grant <member> cm"),
@@ -135,12 +142,12 @@ ACTION_ROUTES: dict[str, ActionHandler] = {
     "proj": projects.press_project,
     "fol": projects.press_follow,
     "unf": projects.press_unfollow,
-    "pub": projects.press_publish,
+    "pub": project_status.press_publish,
     "help": offers.press_help,
     "wd": offers.press_withdraw,
-    "acc": offers.press_accept,
-    "dec": offers.press_decline,
-    "done": offers.press_done,
+    "acc": offer_review.press_accept,
+    "dec": offer_review.press_decline,
+    "done": offer_review.press_done,
     "lang": start.press_language,
     "pfe": profile.press_edit,
     "pfc": profile.press_clear,

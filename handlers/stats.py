@@ -14,7 +14,7 @@ from handlers.cards import KIND_ICONS, KIND_LABELS, OFFER_STATUS_LABELS, PROJECT
 from handlers.chat import Command, Image, Rich, bold
 from handlers.context import Ctx
 from handlers.i18n import N_, _, current_language
-from handlers.projects import usage
+from handlers.project_rules import usage
 from store import stats as store_stats
 from store.models import ContributionKind
 from store.stats import Period, Stats, Trend, UnknownPeriod

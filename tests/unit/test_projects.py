@@ -7,14 +7,9 @@ import pytest
 from handlers.admin import parse_group_tags, parse_rights
 from handlers.buttons import encode
 from handlers.errors import InvalidTags, Usage
-from handlers.projects import (
-    SLUG,
-    TRANSITIONS,
-    kind_named,
-    parse_tags,
-    pick_slug,
-    slug_base,
-)
+from handlers.project_rules import SLUG, parse_tags, pick_slug, slug_base
+from handlers.project_status import TRANSITIONS
+from handlers.projects import kind_named
 
 
 @pytest.mark.parametrize(
