@@ -245,7 +245,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 async def open_project(world: World) -> None:
     """Alice registers #annonces, creates and opens a project, and makes Hassan its leader;
     every free-text step of her conversation is a modal."""
-    await world.command(HASSAN, GENERAL, "start")
+    # Hassan is known once his /start is answered (not only deferred): Alice names him below.
+    await said(world.emu, await world.command(HASSAN, GENERAL, "start"), "Welcome")
     linked = await world.command(ALICE, ANNOUNCES, "linkgroup", tags="souss")
     registered = await said(world.emu, linked, "This group is registered")
     assert not registered.ephemeral  # the channel sees it

@@ -94,7 +94,8 @@ async def test_telegram_sends_the_chart_as_a_photo_in_the_managers_private_chat(
 
 async def test_discord_attaches_the_chart_to_the_ephemeral_follow_up(tmp_path: Path) -> None:
     async with running_world(tmp_path) as world:
-        await world.command(DISCORD_YASMINE, GENERAL, "start")
+        # Counted once her /start is answered, not only deferred.
+        await said(world.emu, await world.command(DISCORD_YASMINE, GENERAL, "start"), "Welcome")
         record = await world.command(DISCORD_ALICE, GENERAL, "stats", period="90d")
         figures = await said(world.emu, record, "Figures for the last 90 days")
         assert figures.ephemeral and figures.visible_to == DISCORD_ALICE
