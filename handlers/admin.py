@@ -188,14 +188,7 @@ async def _audit_rights(
     details: dict[str, str | int] = {"role": role}
     if project is not None:
         details.update(project=project.slug, project_id=project.id)
-    entry = AuditEntry(
-        at=ctx.now(),
-        actor_id=ctx.actor.member_id,
-        action=action,
-        subject=f"member:{member.id}",
-        details=details,
-    )
-    ctx.session.add(entry)
+    entry = ctx.audit(action, f"member:{member.id}", **details)
     await ctx.session.flush()
     return entry
 

@@ -24,7 +24,6 @@ from handlers.errors import CampaignsUnavailable, UnknownCampaign
 from handlers.i18n import LANGUAGE_NAMES, _
 from store import campaigns as store_campaigns
 from store.models import (
-    AuditEntry,
     Campaign,
     CampaignKind,
     CampaignStatus,
@@ -69,15 +68,7 @@ def tell_scheduler(ctx: Ctx, campaign_id: int) -> None:
 
 
 def audit(ctx: Ctx, action: str, campaign_id: int, **details: Any) -> None:
-    ctx.session.add(
-        AuditEntry(
-            at=ctx.now(),
-            actor_id=ctx.actor.member_id,
-            action=action,
-            subject=f"campaign:{campaign_id}",
-            details=details,
-        )
-    )
+    ctx.audit(action, f"campaign:{campaign_id}", **details)
 
 
 def kind_label(kind: str) -> str:

@@ -44,7 +44,6 @@ from handlers.profile import maybe_ask_profile_question
 from store import offers as store_offers
 from store.members import community_manager_ids
 from store.models import (
-    AuditEntry,
     Campaign,
     CampaignKind,
     CampaignResponse,
@@ -338,15 +337,7 @@ async def _tell_leaders(
 
 async def _followup_done(ctx: Ctx, offer: Offer, need: Need, project: Project) -> None:
     await _followup_transition(ctx, offer, OfferStatus.DONE.value, decided_at=ctx.now())
-    ctx.session.add(
-        AuditEntry(
-            at=ctx.now(),
-            actor_id=ctx.actor.member_id,
-            action="offer.done",
-            subject=f"offer:{offer.id}",
-            details={"by": "member", "via": "followup"},
-        )
-    )
+    ctx.audit("offer.done", f"offer:{offer.id}", by="member", via="followup")
     name = ctx.actor.display_name
 
     def build() -> Outgoing:
@@ -395,15 +386,7 @@ async def _followup_help(ctx: Ctx, offer: Offer, need: Need, project: Project) -
 
 async def _followup_stop(ctx: Ctx, offer: Offer, need: Need, project: Project) -> None:
     await _followup_transition(ctx, offer, OfferStatus.WITHDRAWN.value)
-    ctx.session.add(
-        AuditEntry(
-            at=ctx.now(),
-            actor_id=ctx.actor.member_id,
-            action="offer.withdraw",
-            subject=f"offer:{offer.id}",
-            details={"via": "followup"},
-        )
-    )
+    ctx.audit("offer.withdraw", f"offer:{offer.id}", via="followup")
     name = ctx.actor.display_name
 
     def build() -> Outgoing:

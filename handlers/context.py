@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.chat import Actor, Button, Clock, Message, Outgoing, Place, Rich, Span, Target
+from store.models import AuditEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,19 @@ class Ctx:
                 text_label=text_label,
             )
         )
+
+    def audit(self, action: str, subject: str, **details: Any) -> AuditEntry:
+        """Record what the actor did, for the audit log (in the event's transaction); the
+        entry is returned so that its id, once flushed, can name what it caused."""
+        entry = AuditEntry(
+            at=self.now(),
+            actor_id=self.actor.member_id,
+            action=action,
+            subject=subject,
+            details=details,
+        )
+        self.session.add(entry)
+        return entry
 
     @property
     def private_target(self) -> Target:

@@ -28,7 +28,7 @@ from handlers.profile_values import language_name
 from handlers.serial import dump
 from store import audiences, respect
 from store import matching as queries
-from store.models import AuditEntry, DeliveryStatus, Need, Project
+from store.models import DeliveryStatus, Need, Project
 
 logger = logging.getLogger(__name__)
 
@@ -227,21 +227,15 @@ async def notify_matches(ctx: Ctx, need: Need, project: Project) -> MatchReport:
         rows_out.append(row)
     await queries.insert_notes(ctx.session, rows_out)
     ctx.queued += report.queued
-    ctx.session.add(
-        AuditEntry(
-            at=now,
-            actor_id=ctx.actor.member_id,
-            action="need.match",
-            subject=f"need:{need.id}",
-            details={
-                "matched": report.matched,
-                "queued": report.queued,
-                "later": report.later,
-                "capped": report.capped,
-                "unreachable": report.unreachable,
-                "beyond": report.beyond,
-            },
-        )
+    ctx.audit(
+        "need.match",
+        f"need:{need.id}",
+        matched=report.matched,
+        queued=report.queued,
+        later=report.later,
+        capped=report.capped,
+        unreachable=report.unreachable,
+        beyond=report.beyond,
     )
     return report
 

@@ -24,7 +24,7 @@ from handlers.match_scoring import Match, Reason
 from store import matching as queries
 from store import profiles, respect
 from store.folding import fold
-from store.models import AuditEntry, NeedStatus, Project
+from store.models import NeedStatus, Project
 
 NAMES_SHOWN = 20
 REASONS_SHOWN = 8
@@ -162,14 +162,8 @@ async def press_stop(ctx: Ctx, press: Press) -> None:
     if press.args and not again:
         raise StaleButton()
     await profiles.set_field(ctx.session, ctx.actor.member_id, "matching_off", not again)
-    ctx.session.add(
-        AuditEntry(
-            at=ctx.now(),
-            actor_id=ctx.actor.member_id,
-            action="member.matching_on" if again else "member.matching_off",
-            subject=f"member:{ctx.actor.member_id}",
-            details={},
-        )
+    ctx.audit(
+        "member.matching_on" if again else "member.matching_off", f"member:{ctx.actor.member_id}"
     )
     if again:
         ctx.reply(_("Done: I will tell you again about needs that fit your profile."))

@@ -21,15 +21,7 @@ KINDS: tuple[str, ...] = tuple(kind.value for kind in ContributionKind)
 
 def audit(ctx: Ctx, action: str, subject: str, **details: Any) -> AuditEntry:
     """Record a leader's change; the entry is returned so its id can name what it queues."""
-    entry = AuditEntry(
-        at=ctx.now(),
-        actor_id=ctx.actor.member_id,
-        action=action,
-        subject=subject,
-        details=details,
-    )
-    ctx.session.add(entry)
-    return entry
+    return ctx.audit(action, subject, **details)
 
 
 def status_label(status: str) -> str:

@@ -15,7 +15,7 @@ from handlers.cards import OFFER_STATUS_LABELS
 from handlers.chat import Button, rows
 from handlers.context import Ctx
 from handlers.i18n import _
-from store.models import AuditEntry, Member, Need, Offer, OfferStatus, Project
+from store.models import Member, Need, Offer, OfferStatus, Project
 
 PENDING = OfferStatus.PENDING.value
 ACCEPTED = OfferStatus.ACCEPTED.value
@@ -24,15 +24,7 @@ WITHDRAWABLE = (PENDING, ACCEPTED)
 
 def audit_offer(ctx: Ctx, action: str, offer_id: int, **details: Any) -> None:
     """Record what the actor did to an offer, for the audit log."""
-    ctx.session.add(
-        AuditEntry(
-            at=ctx.now(),
-            actor_id=ctx.actor.member_id,
-            action=action,
-            subject=f"offer:{offer_id}",
-            details=details,
-        )
-    )
+    ctx.audit(action, f"offer:{offer_id}", **details)
 
 
 def status_label(status: str) -> str:

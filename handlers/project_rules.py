@@ -16,7 +16,7 @@ from handlers.context import Ctx
 from handlers.errors import StaleButton, UnknownProject, Usage
 from handlers.i18n import _
 from store import projects as store
-from store.models import AuditEntry, Project, ProjectStatus
+from store.models import Project, ProjectStatus
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{2,49}$")
 GENERATED_SLUG_LENGTH = 48
@@ -36,15 +36,7 @@ def usage(command: str) -> Usage:
 
 def audit(ctx: Ctx, action: str, subject: str, **details: Any) -> None:
     """Record a change (to a project, a chat, someone's rights) for the audit log."""
-    ctx.session.add(
-        AuditEntry(
-            at=ctx.now(),
-            actor_id=ctx.actor.member_id,
-            action=action,
-            subject=subject,
-            details=details,
-        )
-    )
+    ctx.audit(action, subject, **details)
 
 
 _FOLDED = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "ı": "i"})

@@ -25,7 +25,6 @@ from handlers.i18n import N_, _
 from store import needs as store_needs
 from store import recognition as store
 from store.models import (
-    AuditEntry,
     ContributionKind,
     Member,
     Need,
@@ -315,15 +314,7 @@ async def _thanked_offer(ctx: Ctx, press: Press) -> tuple[Offer, Need, Project, 
 
 
 def _audit(ctx: Ctx, action: str, offer: Offer, **details: Any) -> None:
-    ctx.session.add(
-        AuditEntry(
-            at=ctx.now(),
-            actor_id=ctx.actor.member_id,
-            action=action,
-            subject=f"offer:{offer.id}",
-            details=details,
-        )
-    )
+    ctx.audit(action, f"offer:{offer.id}", **details)
 
 
 async def press_thank(ctx: Ctx, press: Press) -> None:

@@ -22,7 +22,7 @@ from handlers.context import Ctx
 from handlers.errors import NeedClosed, ProjectNotOpen, ShareLimit, StaleButton
 from handlers.i18n import _
 from store import matching as queries
-from store.models import AuditEntry, Need, NeedStatus, Offer, Project, ProjectStatus
+from store.models import Need, NeedStatus, Offer, Project, ProjectStatus
 
 logger = logging.getLogger(__name__)
 
@@ -117,15 +117,7 @@ async def share(ctx: Ctx, need_ref: str) -> None:
     recent = await queries.shares_since(ctx.session, ctx.actor.member_id, now - timedelta(hours=1))
     if recent >= SHARES_PER_HOUR:
         raise ShareLimit(count=SHARES_PER_HOUR)
-    ctx.session.add(
-        AuditEntry(
-            at=now,
-            actor_id=ctx.actor.member_id,
-            action=queries.SHARE_ACTION,
-            subject=f"need:{need.id}",
-            details={},
-        )
-    )
+    ctx.audit(queries.SHARE_ACTION, f"need:{need.id}")
     payload = share_payload(need.id, ctx.actor.member_id)
     ctx.reply(
         Rich.join(
