@@ -14,7 +14,7 @@ any change of them:
 - by `rewrite` after bulk statements that change those columns (`store.profiles.set_field`);
 - by `forget` before a member row goes (erasure, the merge of two members).
 
-`rows_for` gives the rows of one profile, for bulk loads; `rebuild` derives them all again.
+`rows_for` gives the rows of one profile, for bulk loads.
 """
 
 from __future__ import annotations
@@ -110,22 +110,6 @@ async def forget(session: AsyncSession, member_ids: Iterable[int]) -> None:
         await session.execute(delete(MemberTrait).where(MemberTrait.member_id.in_(ids)))
 
 
-async def rebuild(session: AsyncSession) -> int:
-    """Derive every member's traits again; returns how many rows were written."""
-    await session.execute(delete(MemberTrait))
-    written = 0
-    batch: list[dict[str, Any]] = []
-    for profile in await session.execute(select(Member.id, *_COLUMNS).order_by(Member.id)):
-        batch += rows_for(profile.id, profile)
-        if len(batch) >= _BATCH:
-            await session.execute(insert(MemberTrait), batch)
-            written, batch = written + len(batch), []
-    if batch:
-        await session.execute(insert(MemberTrait), batch)
-        written += len(batch)
-    return written
-
-
 @event.listens_for(Member, "after_insert")
 def _inserted(_mapper: Mapper[Member], connection: Connection, member: Member) -> None:
     known = inspect(member).dict
@@ -164,7 +148,6 @@ __all__ = [
     "facts",
     "forget",
     "origin_key",
-    "rebuild",
     "rewrite",
     "rows_for",
 ]
